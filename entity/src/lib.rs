@@ -1,0 +1,15 @@
+//! sea-orm entities: the storage model. Never exposed as API types directly; the GraphQL
+//! layer and the search documents convert from these explicitly.
+
+pub mod audit_event;
+pub mod category;
+pub mod code_list;
+pub mod commission_rule;
+pub mod exchange_rate;
+pub mod program;
+pub mod program_tier;
+pub mod refresh_token;
+pub mod search_outbox;
+pub mod user;
+pub mod vendor;
+pub mod vendor_member;

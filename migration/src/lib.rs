@@ -1,0 +1,24 @@
+//! Database schema, as ordered sea-orm migrations that run on SQLite and PostgreSQL.
+//!
+//! Migrations describe tables only: they never import the `entity` crate (entities change
+//! with the code, migrations must not) and never insert demo data (that lives in `seed/`).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_accounts;
+mod m20261121_000002_listings;
+mod m20261121_000003_search_outbox;
+
+/// Every migration of the project, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261121_000001_accounts::Migration),
+            Box::new(m20261121_000002_listings::Migration),
+            Box::new(m20261121_000003_search_outbox::Migration),
+        ]
+    }
+}
