@@ -1,0 +1,161 @@
+//! The search document: everything a partner searches, filters or sorts listings by.
+//! Its own type, separate from the entity and the GraphQL object, built from database
+//! state — the database is the source of truth, the index a projection of it.
+
+use std::collections::HashMap;
+
+use entity::{
+    category, code_list,
+    commission_rule::{self, CommissionDuration},
+    program::{self, ProgramStatus, Visibility},
+    vendor,
+};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// One published, public program as the engines index it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgramDocument {
+    pub program_id: i64,
+    pub name: String,
+    pub tagline: String,
+    pub description: String,
+    pub vendor_name: String,
+    /// Category slug (filters, facets).
+    pub category: String,
+    /// Category display name (searched).
+    pub category_name: String,
+    /// Partner type codes; empty with `all_partner_types` when the program takes anyone.
+    pub partner_types: Vec<String>,
+    pub all_partner_types: bool,
+    /// `PERCENTAGE` and/or `FLAT`.
+    pub commission_models: Vec<String>,
+    pub best_rate_bps: i64,
+    pub best_flat_usd_cents: i64,
+    /// `ONE_TIME`, `RECURRING`, `LIFETIME` among the rules.
+    pub durations: Vec<String>,
+    /// Some rule pays more than once (recurring or lifetime).
+    pub recurring: bool,
+    /// Longest recurring period in months (0 without a recurring rule).
+    pub recurring_months: i64,
+    pub cookie_days: i64,
+    pub holding_days: i64,
+    pub currency: String,
+    pub minimum_payout_minor: i64,
+    pub approval_mode: String,
+    /// ISO codes; empty with `worldwide` when the program serves every country.
+    pub countries: Vec<String>,
+    pub worldwide: bool,
+    /// Unix seconds of the first publication.
+    pub published_at: i64,
+}
+
+/// Whether a program belongs in the index at all.
+pub fn is_listed(p: &program::Model) -> bool {
+    p.status == ProgramStatus::Published && p.visibility == Visibility::Public
+}
+
+fn code<T: sea_orm::ActiveEnum<Value = String>>(value: &T) -> String {
+    value.to_value()
+}
+
+pub fn build(
+    p: &program::Model,
+    vendor: &vendor::Model,
+    category: Option<&category::Model>,
+    rules: &[commission_rule::Model],
+) -> ProgramDocument {
+    let mut models: Vec<String> = rules.iter().map(|r| code(&r.model)).collect();
+    models.sort();
+    models.dedup();
+    let mut durations: Vec<String> = rules.iter().map(|r| code(&r.duration)).collect();
+    durations.sort();
+    durations.dedup();
+    let partner_types: Vec<String> = code_list::decode_strs(&p.partner_types)
+        .map(str::to_owned)
+        .collect();
+    let countries: Vec<String> = code_list::decode_strs(&p.countries)
+        .map(str::to_owned)
+        .collect();
+    ProgramDocument {
+        program_id: p.id,
+        name: p.name.clone(),
+        tagline: p.tagline.clone(),
+        description: p.description.clone(),
+        vendor_name: vendor.name.clone(),
+        category: category.map(|c| c.slug.clone()).unwrap_or_default(),
+        category_name: category.map(|c| c.name.clone()).unwrap_or_default(),
+        all_partner_types: partner_types.is_empty(),
+        partner_types,
+        commission_models: models,
+        // Kept current on the program row by the service layer.
+        best_rate_bps: i64::from(p.best_rate_bps),
+        best_flat_usd_cents: p.best_flat_usd_cents,
+        recurring: rules
+            .iter()
+            .any(|r| r.duration != CommissionDuration::OneTime),
+        recurring_months: rules
+            .iter()
+            .filter_map(|r| r.recurring_months)
+            .map(i64::from)
+            .max()
+            .unwrap_or(0),
+        durations,
+        cookie_days: i64::from(p.cookie_window_days),
+        holding_days: i64::from(p.holding_period_days),
+        currency: p.currency.clone(),
+        minimum_payout_minor: p.minimum_payout_minor,
+        approval_mode: code(&p.approval_mode),
+        worldwide: countries.is_empty(),
+        countries,
+        published_at: p.published_at.map_or(0, |t| t.timestamp()),
+    }
+}
+
+/// The current document of each program (`None`: it must not be in the index), read
+/// from the database in two queries whatever the number of programs.
+pub async fn load(
+    conn: &impl ConnectionTrait,
+    program_ids: &[i64],
+) -> Result<HashMap<i64, Option<ProgramDocument>>, AppError> {
+    let mut documents: HashMap<i64, Option<ProgramDocument>> =
+        program_ids.iter().map(|id| (*id, None)).collect();
+    if program_ids.is_empty() {
+        return Ok(documents);
+    }
+    let rows = program::Entity::find()
+        .filter(program::Column::Id.is_in(program_ids.iter().copied()))
+        .find_also_related(vendor::Entity)
+        .find_also_related(category::Entity)
+        .all(conn)
+        .await?;
+    let listed: Vec<_> = rows
+        .into_iter()
+        .filter(|(p, v, _)| is_listed(p) && v.is_some())
+        .collect();
+    let mut rules: HashMap<i64, Vec<commission_rule::Model>> = HashMap::new();
+    if !listed.is_empty() {
+        let ids = listed.iter().map(|(p, _, _)| p.id);
+        for rule in commission_rule::Entity::find()
+            .filter(commission_rule::Column::ProgramId.is_in(ids))
+            .filter(commission_rule::Column::RetiredAt.is_null())
+            .all(conn)
+            .await?
+        {
+            rules.entry(rule.program_id).or_default().push(rule);
+        }
+    }
+    for (p, v, c) in listed {
+        let Some(v) = v else { continue };
+        let doc = build(
+            &p,
+            &v,
+            c.as_ref(),
+            rules.get(&p.id).map_or(&[][..], Vec::as_slice),
+        );
+        documents.insert(p.id, Some(doc));
+    }
+    Ok(documents)
+}

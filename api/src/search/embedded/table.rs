@@ -1,0 +1,324 @@
+//! A segment's filter, facet and sort attributes decoded once into arrays and document
+//! sets, its documents presorted for browsing, and its short text fields as term
+//! ordinals by word position. tantivy segments never change (deletions are a separate
+//! bitset), so a table built for a segment stays valid for its life; searches then filter
+//! and count facets with set operations, browse by walking a presorted order, and find
+//! word positions in names and taglines without reading posting lists.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use tantivy::{
+    DocId, DocSet, SegmentReader, TERMINATED, columnar::StrColumn, index::SegmentId,
+    postings::Postings, schema::IndexRecordOption,
+};
+
+use super::{
+    bits::Bits,
+    schema::{Fields, WORD_COUNT_FIELDS},
+};
+
+pub const NO_VALUE: u32 = u32::MAX;
+
+/// Values of one string attribute in a segment: ordinal → lower-cased value.
+#[derive(Default)]
+pub struct Dictionary {
+    pub values: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Dictionary {
+    fn from_column(column: Option<&StrColumn>) -> tantivy::Result<Self> {
+        let mut dictionary = Self::default();
+        if let Some(column) = column {
+            let mut value = String::new();
+            for ord in 0..column.num_terms() {
+                value.clear();
+                column.ord_to_str(u64::try_from(ord).unwrap_or(0), &mut value)?;
+                dictionary
+                    .index
+                    .insert(value.clone(), u32::try_from(ord).unwrap_or(NO_VALUE));
+                dictionary.values.push(value.clone());
+            }
+        }
+        Ok(dictionary)
+    }
+
+    /// Ordinal of a value, compared lower-cased (string filters fold case).
+    pub fn ord(&self, value: &str) -> Option<u32> {
+        self.index.get(&value.to_lowercase()).copied()
+    }
+}
+
+pub struct Table {
+    pub program_id: Vec<i64>,
+    pub published_at: Vec<i64>,
+    pub best_rate_bps: Vec<i64>,
+    pub cookie_days: Vec<i64>,
+    /// Word counts of name, tagline, vendor and category (capped at 255).
+    pub word_counts: Vec<[u8; 4]>,
+    pub categories: Valued,
+    pub partner_types: Valued,
+    pub commission_models: Valued,
+    pub currencies: Valued,
+    pub countries: Valued,
+    pub all_partner_types: Bits,
+    pub worldwide: Bits,
+    pub recurring: Bits,
+    pub automatic: Bits,
+    /// Documents newest first, then highest program id: the browsing order.
+    pub newest: Vec<DocId>,
+    /// Documents by highest rate, then newest, then highest program id.
+    pub highest_rate: Vec<DocId>,
+    pub tokens: Tokens,
+    /// Live documents, for a number of deleted ones (deletions only grow).
+    alive: Mutex<Option<(u32, Arc<Bits>)>>,
+}
+
+/// A string attribute: its values, and the documents having each.
+pub struct Valued {
+    pub dictionary: Dictionary,
+    pub docs: Vec<Bits>,
+}
+
+impl Valued {
+    fn build(column: Option<&StrColumn>, size: usize) -> tantivy::Result<Self> {
+        let dictionary = Dictionary::from_column(column)?;
+        let mut docs = vec![Bits::empty(size); dictionary.values.len()];
+        if let Some(column) = column {
+            for doc in 0..u32::try_from(size).unwrap_or(u32::MAX) {
+                for ord in column.ords().values_for_doc(doc) {
+                    if let Some(bits) = usize::try_from(ord).ok().and_then(|o| docs.get_mut(o)) {
+                        bits.insert(usize::try_from(doc).unwrap_or(usize::MAX));
+                    }
+                }
+            }
+        }
+        Ok(Self { dictionary, docs })
+    }
+
+    /// Documents having any of `values` (compared lower-cased and literally).
+    pub fn any_of(&self, values: &[String], size: usize) -> Bits {
+        let mut union = Bits::empty(size);
+        for ord in values.iter().filter_map(|v| self.dictionary.ord(v)) {
+            if let Some(bits) = usize::try_from(ord).ok().and_then(|o| self.docs.get(o)) {
+                union.or(bits);
+            }
+        }
+        union
+    }
+}
+
+impl Table {
+    pub fn build(reader: &SegmentReader, fields: &Fields) -> tantivy::Result<Self> {
+        let fast = reader.fast_fields();
+        let size = usize::try_from(reader.max_doc()).unwrap_or(0);
+        let docs = 0..reader.max_doc();
+        let ids = fast.u64("program_id")?;
+        let published = fast.i64("published_at")?;
+        let rate = fast.i64("best_rate_bps")?;
+        let cookie = fast.i64("cookie_days")?;
+        let flag = |name: &str| -> tantivy::Result<Bits> {
+            let column = fast.bool(name)?;
+            Ok(Bits::from_fn(size, |d| {
+                column
+                    .first(u32::try_from(d).unwrap_or(u32::MAX))
+                    .unwrap_or(false)
+            }))
+        };
+        let approval = fast.str("approval_mode")?;
+        let automatic = Valued::build(approval.as_ref(), size)?;
+        let words = WORD_COUNT_FIELDS.map(|f| fast.u64(f));
+        let count = |i: usize, doc: DocId| -> u8 {
+            words[i]
+                .as_ref()
+                .ok()
+                .and_then(|c| c.first(doc))
+                .map_or(0, |v| u8::try_from(v).unwrap_or(u8::MAX))
+        };
+
+        let program_id: Vec<i64> = docs
+            .clone()
+            .map(|d| {
+                ids.first(d)
+                    .and_then(|v| i64::try_from(v).ok())
+                    .unwrap_or(0)
+            })
+            .collect();
+        let published_at: Vec<i64> = docs
+            .clone()
+            .map(|d| published.first(d).unwrap_or(0))
+            .collect();
+        let best_rate_bps: Vec<i64> = docs.clone().map(|d| rate.first(d).unwrap_or(0)).collect();
+        let mut newest: Vec<DocId> = docs.clone().collect();
+        newest.sort_unstable_by_key(|d| {
+            let d = usize::try_from(*d).unwrap_or(0);
+            (-published_at[d], -program_id[d])
+        });
+        let mut highest_rate: Vec<DocId> = docs.clone().collect();
+        highest_rate.sort_unstable_by_key(|d| {
+            let d = usize::try_from(*d).unwrap_or(0);
+            (-best_rate_bps[d], -published_at[d], -program_id[d])
+        });
+        Ok(Self {
+            cookie_days: docs.clone().map(|d| cookie.first(d).unwrap_or(0)).collect(),
+            word_counts: docs
+                .map(|d| [count(0, d), count(1, d), count(2, d), count(3, d)])
+                .collect(),
+            categories: Valued::build(fast.str("category")?.as_ref(), size)?,
+            partner_types: Valued::build(fast.str("partner_types")?.as_ref(), size)?,
+            commission_models: Valued::build(fast.str("commission_models")?.as_ref(), size)?,
+            currencies: Valued::build(fast.str("currency")?.as_ref(), size)?,
+            countries: Valued::build(fast.str("countries")?.as_ref(), size)?,
+            all_partner_types: flag("all_partner_types")?,
+            worldwide: flag("worldwide")?,
+            recurring: flag("recurring")?,
+            automatic: automatic.any_of(&["automatic".to_owned()], size),
+            newest,
+            highest_rate,
+            tokens: Tokens::build(reader, fields)?,
+            program_id,
+            published_at,
+            best_rate_bps,
+            alive: Mutex::new(None),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.program_id.len()
+    }
+
+    /// The segment's live documents as `reader` sees them.
+    pub fn alive(&self, reader: &SegmentReader) -> Arc<Bits> {
+        let deleted = reader.num_deleted_docs();
+        let mut cached = match self.alive.lock() {
+            Ok(cached) => cached,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((count, bits)) = cached.as_ref()
+            && *count == deleted
+        {
+            return Arc::clone(bits);
+        }
+        let bits = Arc::new(match reader.alive_bitset() {
+            Some(alive) => Bits::from_fn(self.len(), |d| {
+                alive.is_alive(u32::try_from(d).unwrap_or(u32::MAX))
+            }),
+            None => Bits::full(self.len()),
+        });
+        *cached = Some((deleted, Arc::clone(&bits)));
+        bits
+    }
+}
+
+/// Text fields kept as tokens: name, tagline, vendor name and category name (all short:
+/// their lengths are bounded by validation). The description is read from posting lists.
+pub const SHORT_FIELDS: usize = 4;
+
+/// The short text fields of each document as term ordinals, by word position.
+#[derive(Default)]
+pub struct Tokens {
+    /// Tokens of document `d`, field `f`: `ords[start[d * 4 + f]..start[d * 4 + f + 1]]`.
+    start: Vec<u32>,
+    /// Term ordinal at each word position (`NO_VALUE` where no term is indexed).
+    ords: Vec<u32>,
+}
+
+impl Tokens {
+    fn build(reader: &SegmentReader, fields: &Fields) -> tantivy::Result<Self> {
+        let size = usize::try_from(reader.max_doc()).unwrap_or(0);
+        let slot = |doc: DocId, field: usize| {
+            usize::try_from(doc).unwrap_or(usize::MAX) * SHORT_FIELDS + field
+        };
+        // (document and field slot, position, ordinal) of every token.
+        let mut found: Vec<(usize, u32, u32)> = Vec::new();
+        let mut lengths = vec![0u32; size * SHORT_FIELDS];
+        let mut positions = Vec::new();
+        for (f, field) in fields.text.iter().take(SHORT_FIELDS).enumerate() {
+            let inverted = reader.inverted_index(*field)?;
+            let mut terms = inverted.terms().stream()?;
+            while terms.advance() {
+                let ord = u32::try_from(terms.term_ord()).unwrap_or(NO_VALUE);
+                let mut postings = inverted.read_postings_from_terminfo(
+                    terms.value(),
+                    IndexRecordOption::WithFreqsAndPositions,
+                )?;
+                let mut doc = postings.doc();
+                while doc != TERMINATED {
+                    postings.positions(&mut positions);
+                    let at = slot(doc, f);
+                    for position in &positions {
+                        if let Some(length) = lengths.get_mut(at) {
+                            *length = (*length).max(position + 1);
+                            found.push((at, *position, ord));
+                        }
+                    }
+                    doc = postings.advance();
+                }
+            }
+        }
+        let mut start = Vec::with_capacity(lengths.len() + 1);
+        let mut total = 0u32;
+        start.push(0);
+        for length in lengths {
+            total = total.saturating_add(length);
+            start.push(total);
+        }
+        let mut ords = vec![NO_VALUE; usize::try_from(total).unwrap_or(0)];
+        for (at, position, ord) in found {
+            let index = usize::try_from(start[at].saturating_add(position)).unwrap_or(usize::MAX);
+            if let Some(value) = ords.get_mut(index) {
+                *value = ord;
+            }
+        }
+        Ok(Self { start, ords })
+    }
+
+    /// Term ordinals of document `doc`'s short field `field`, by word position.
+    pub fn of(&self, doc: usize, field: usize) -> &[u32] {
+        let at = doc * SHORT_FIELDS + field;
+        match (self.start.get(at), self.start.get(at + 1)) {
+            (Some(start), Some(end)) => self
+                .ords
+                .get(usize::try_from(*start).unwrap_or(0)..usize::try_from(*end).unwrap_or(0))
+                .unwrap_or_default(),
+            _ => &[],
+        }
+    }
+}
+
+/// Tables of the live segments, built on first use.
+#[derive(Default)]
+pub struct Tables(Mutex<HashMap<SegmentId, Arc<Table>>>);
+
+impl Tables {
+    /// Tables for every segment of `searcher`, in segment order; forgets dead segments.
+    pub fn for_searcher(
+        &self,
+        searcher: &tantivy::Searcher,
+        fields: &Fields,
+    ) -> tantivy::Result<Vec<Arc<Table>>> {
+        let readers = searcher.segment_readers();
+        let mut known = self
+            .0
+            .lock()
+            .map_err(|_| tantivy::TantivyError::InternalError("tables poisoned".into()))?;
+        let live: Vec<SegmentId> = readers.iter().map(SegmentReader::segment_id).collect();
+        known.retain(|id, _| live.contains(id));
+        let mut tables = Vec::with_capacity(readers.len());
+        for reader in readers {
+            let table = match known.get(&reader.segment_id()) {
+                Some(table) => Arc::clone(table),
+                None => {
+                    let table = Arc::new(Table::build(reader, fields)?);
+                    known.insert(reader.segment_id(), Arc::clone(&table));
+                    table
+                }
+            };
+            tables.push(table);
+        }
+        Ok(tables)
+    }
+}
