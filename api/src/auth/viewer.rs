@@ -1,0 +1,67 @@
+//! Who is asking: the identity every service call is authorized against.
+
+use entity::user::PlatformRole;
+
+use crate::error::{AppError, AuthFailure};
+
+use super::AccessTokens;
+
+/// An authenticated user, as proven by a verified access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserViewer {
+    pub user_id: i64,
+    pub role: PlatformRole,
+}
+
+/// The caller of a request. A request with no credentials is `Anonymous`; a request with
+/// bad credentials never becomes one (see [`from_authorization_header`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Viewer {
+    Anonymous,
+    User(UserViewer),
+}
+
+impl Viewer {
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            Self::User(user) => Some(user.user_id),
+            Self::Anonymous => None,
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        matches!(
+            self,
+            Self::User(UserViewer {
+                role: PlatformRole::Admin,
+                ..
+            })
+        )
+    }
+
+    /// The logged-in user, or `UNAUTHENTICATED`.
+    pub fn require_user(&self) -> Result<&UserViewer, AppError> {
+        match self {
+            Self::User(user) => Ok(user),
+            Self::Anonymous => Err(AppError::Unauthenticated(AuthFailure::LoginRequired)),
+        }
+    }
+}
+
+/// Reads `Authorization: Bearer <jwt>`. No header → anonymous; anything else that does not
+/// verify is an error the caller must surface, never a silent downgrade to anonymous.
+pub fn from_authorization_header(
+    header: Option<&str>,
+    tokens: &AccessTokens,
+) -> Result<Viewer, AuthFailure> {
+    let Some(value) = header else {
+        return Ok(Viewer::Anonymous);
+    };
+    let mut parts = value.trim().splitn(2, ' ');
+    let scheme = parts.next().unwrap_or_default();
+    let token = parts.next().map(str::trim).unwrap_or_default();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(AuthFailure::MalformedHeader);
+    }
+    tokens.verify(token).map(Viewer::User)
+}

@@ -1,0 +1,290 @@
+//! Checks async-graphql does not make on its own, run before execution: aliases and root
+//! fields per operation. Also tags request-level errors with their code and records
+//! whether execution started, which the transport needs to tell request errors (HTTP 400,
+//! no `data`) from field errors.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+use async_graphql::{
+    Response, ServerError, ServerResult, ValidationResult, Variables,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
+    },
+    parser::types::{
+        DocumentOperations, ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
+    },
+};
+
+use crate::error::ErrorCode;
+
+/// Upper bound on selections visited while counting, so that a "fragment bomb" (fragments
+/// spreading each other exponentially) is refused instead of walked.
+const MAX_VISITED_SELECTIONS: usize = 20_000;
+
+/// Set once the operation passed parsing, validation and operation selection.
+#[derive(Clone, Default)]
+pub struct ExecutionMarker(Arc<AtomicBool>);
+
+impl ExecutionMarker {
+    pub fn started(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+#[derive(Clone, Copy)]
+pub struct RequestLimits {
+    pub max_aliases: usize,
+    pub max_root_fields: usize,
+    /// When false, `__schema` and `__type` are refused with an error (async-graphql alone
+    /// would answer them with a silent `null`).
+    pub introspection: bool,
+}
+
+impl ExtensionFactory for RequestLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(RequestLimitsExtension(*self))
+    }
+}
+
+struct RequestLimitsExtension(RequestLimits);
+
+fn with_code(mut err: ServerError, code: ErrorCode) -> ServerError {
+    let has_code = err
+        .extensions
+        .as_ref()
+        .is_some_and(|e| e.get("code").is_some());
+    if !has_code {
+        err.extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code.as_str());
+    }
+    err
+}
+
+fn too_complex(message: String) -> ServerError {
+    with_code(ServerError::new(message, None), ErrorCode::QueryTooComplex)
+}
+
+#[async_trait::async_trait]
+impl Extension for RequestLimitsExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next
+            .run(ctx, query, variables)
+            .await
+            .map_err(|e| with_code(e, ErrorCode::GraphqlParseFailed))?;
+        let limits = self.0;
+        let counts =
+            Counts::of(&document).ok_or_else(|| too_complex("the document is too large".into()))?;
+        if counts.aliases > limits.max_aliases {
+            return Err(too_complex(format!(
+                "the document uses {} aliases; at most {} are allowed",
+                counts.aliases, limits.max_aliases
+            )));
+        }
+        if counts.root_fields > limits.max_root_fields {
+            return Err(too_complex(format!(
+                "an operation selects {} root fields; at most {} are allowed",
+                counts.root_fields, limits.max_root_fields
+            )));
+        }
+        if counts.introspection && !limits.introspection {
+            let err = ServerError::new("introspection is disabled on this server", None);
+            return Err(with_code(err, ErrorCode::GraphqlValidationFailed));
+        }
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| {
+                    // async-graphql reports its own depth and complexity limits as
+                    // validation errors; these are limits, not schema mismatches.
+                    let limit = e.message.starts_with("Query is too complex")
+                        || e.message.starts_with("Query is nested too deep");
+                    let code = if limit {
+                        ErrorCode::QueryTooComplex
+                    } else {
+                        ErrorCode::GraphqlValidationFailed
+                    };
+                    with_code(e, code)
+                })
+                .collect()
+        })
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        if let Some(marker) = ctx.data_opt::<ExecutionMarker>() {
+            marker.0.store(true, Ordering::Release);
+        }
+        next.run(ctx, operation_name).await
+    }
+}
+
+/// Aliases and root fields as executed: fragments are expanded where they are spread.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Counts {
+    aliases: usize,
+    root_fields: usize,
+    /// `__schema` or `__type` is selected at the root.
+    introspection: bool,
+}
+
+impl Counts {
+    /// `None` when the document is too large to count.
+    fn of(document: &ExecutableDocument) -> Option<Self> {
+        let mut walker = Walker {
+            document,
+            visited: 0,
+            aliases: 0,
+            introspection: false,
+        };
+        let mut root_fields = 0;
+        let operations: Vec<_> = match &document.operations {
+            DocumentOperations::Single(op) => vec![op],
+            DocumentOperations::Multiple(map) => map.values().collect(),
+        };
+        for operation in operations {
+            let before = walker.aliases;
+            let roots = walker.walk(&operation.node.selection_set.node, 0, true)?;
+            root_fields = root_fields.max(roots);
+            // Operations run one at a time: count the worst one, not their sum.
+            walker.aliases = before.max(walker.aliases - before);
+        }
+        Some(Self {
+            aliases: walker.aliases,
+            root_fields,
+            introspection: walker.introspection,
+        })
+    }
+}
+
+struct Walker<'a> {
+    document: &'a ExecutableDocument,
+    visited: usize,
+    aliases: usize,
+    introspection: bool,
+}
+
+impl Walker<'_> {
+    /// Returns the number of fields directly in `set` (fragments flattened), or `None`
+    /// when the walk exceeds its budget.
+    fn walk(&mut self, set: &SelectionSet, depth: usize, at_root: bool) -> Option<usize> {
+        if depth > 64 {
+            return None;
+        }
+        let mut fields = 0;
+        for selection in &set.items {
+            self.visited += 1;
+            if self.visited > MAX_VISITED_SELECTIONS {
+                return None;
+            }
+            match &selection.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    if field.alias.is_some() {
+                        self.aliases += 1;
+                    }
+                    let name = field.name.node.as_str();
+                    if at_root && matches!(name, "__schema" | "__type") {
+                        self.introspection = true;
+                    }
+                    if !(at_root && name == "__typename") {
+                        fields += 1;
+                    }
+                    self.walk(&field.selection_set.node, depth + 1, false)?;
+                }
+                Selection::InlineFragment(inline) => {
+                    fields += self.walk(&inline.node.selection_set.node, depth + 1, at_root)?;
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = &spread.node.fragment_name.node;
+                    // Unknown fragments are reported by validation.
+                    if let Some(fragment) = self.document.fragments.get(name) {
+                        let fragment: &FragmentDefinition = &fragment.node;
+                        fields += self.walk(&fragment.selection_set.node, depth + 1, at_root)?;
+                    }
+                }
+            }
+        }
+        Some(fields)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::parse_query;
+
+    use super::*;
+
+    fn counts(query: &str) -> Option<Counts> {
+        Counts::of(&parse_query(query).unwrap())
+    }
+
+    #[test]
+    fn aliases_inside_fragments_count_once_per_spread() {
+        let c = counts(
+            "query { a: viewer { ...F } b: viewer { ...F } } fragment F on User { x: id y: id }",
+        )
+        .unwrap();
+        assert_eq!(
+            c,
+            Counts {
+                aliases: 6,
+                root_fields: 2,
+                introspection: false
+            }
+        );
+    }
+
+    #[test]
+    fn typename_is_not_a_root_field_and_fragments_at_the_root_are_flattened() {
+        let c = counts(
+            "query { __typename ...R } fragment R on Query { viewer { id } node(id: 1) { id } }",
+        )
+        .unwrap();
+        assert_eq!(c.root_fields, 2);
+    }
+
+    #[test]
+    fn introspection_is_detected_at_the_root_even_behind_a_fragment() {
+        assert!(
+            counts("{ ...I } fragment I on Query { __schema { types { name } } }")
+                .unwrap()
+                .introspection
+        );
+        assert!(!counts("{ viewer { __typename } }").unwrap().introspection);
+    }
+
+    #[test]
+    fn a_fragment_bomb_is_refused_rather_than_walked() {
+        let mut q = String::from("query { ...F0 }\n");
+        for i in 0..30 {
+            q.push_str(&format!(
+                "fragment F{i} on Query {{ ...F{n} ...F{n} }}\n",
+                n = i + 1
+            ));
+        }
+        q.push_str("fragment F30 on Query { viewer { id } }");
+        assert!(counts(&q).is_none());
+    }
+}

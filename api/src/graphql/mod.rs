@@ -1,0 +1,36 @@
+//! GraphQL transport: the schema, its types and resolvers. Resolvers are thin adapters
+//! that read the request context, call one service function and convert the result.
+
+mod accounts;
+mod categories;
+mod connection;
+mod context;
+mod error;
+mod input;
+mod limits;
+mod loaders;
+mod money;
+mod programs;
+mod relay;
+mod schema;
+mod search;
+mod vendors;
+
+pub use context::RequestInfo;
+pub use error::GqlResultExt;
+pub use limits::ExecutionMarker;
+pub use schema::{AppSchema, build_schema, sdl};
+
+use crate::service::Services;
+
+/// Attaches what one execution needs: who is asking, and fresh DataLoaders (never
+/// shared between requests, so one caller's cache cannot answer another's).
+pub fn with_request_data(
+    request: async_graphql::Request,
+    services: &Services,
+    info: RequestInfo,
+) -> async_graphql::Request {
+    request
+        .data(info)
+        .data(loaders::per_request(services.clone()))
+}

@@ -1,0 +1,59 @@
+//! Assembling the schema: root types, limits, extensions, and the SDL export.
+
+use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema, SchemaBuilder};
+
+use super::{
+    accounts::{AccountMutation, AccountQuery},
+    categories::CategoryQuery,
+    limits::RequestLimits,
+    programs::{ProgramMutation, ProgramQuery},
+    relay::NodeQuery,
+    search::SearchQuery,
+    vendors::{VendorMutation, VendorQuery},
+};
+use crate::{config::GraphqlConfig, service::Services};
+
+#[derive(MergedObject, Default)]
+pub struct Query(
+    NodeQuery,
+    AccountQuery,
+    CategoryQuery,
+    VendorQuery,
+    ProgramQuery,
+    SearchQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(AccountMutation, VendorMutation, ProgramMutation);
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+}
+
+pub fn build_schema(services: Services, config: &GraphqlConfig) -> AppSchema {
+    let mut schema = builder()
+        .data(services)
+        .limit_depth(config.max_depth)
+        .limit_complexity(config.max_complexity)
+        .extension(RequestLimits {
+            max_aliases: config.max_aliases,
+            max_root_fields: config.max_root_fields,
+            introspection: config.introspection,
+        });
+    if !config.introspection {
+        schema = schema.disable_introspection();
+    }
+    schema.finish()
+}
+
+/// The SDL committed as `schema.graphql`, sorted so that diffs show real changes only.
+pub fn sdl() -> String {
+    builder().finish().sdl_with_options(
+        SDLExportOptions::new()
+            .sorted_fields()
+            .sorted_arguments()
+            .sorted_enum_items(),
+    )
+}

@@ -1,0 +1,396 @@
+//! GraphQL over HTTP (https://graphql.github.io/graphql-over-http/).
+//!
+//! Written here rather than taken from async-graphql-actix-web 7.2.1, whose extractor runs
+//! mutations sent by GET, accepts `text/plain` bodies (a CSRF hole: browsers send those
+//! cross-origin without a preflight), reads bodies without a size limit and executes
+//! batches. Here:
+//! - POST needs `Content-Type: application/json`, else 415, and nothing runs;
+//! - bodies are capped while being read (413), JSON-array batches are refused (400);
+//! - GET serves queries only: a mutation answers 405 before anything runs;
+//! - with `Accept: application/graphql-response+json` request errors (parse, validation,
+//!   unknown operation) answer 400 without a `data` key; with `application/json` they
+//!   answer 200, as the spec requires for that media type.
+
+use actix_web::{
+    HttpMessage, HttpRequest, HttpResponse,
+    http::{
+        StatusCode,
+        header::{self, HeaderValue},
+    },
+    web,
+};
+use async_graphql::{
+    ServerError,
+    parser::types::{DocumentOperations, OperationType},
+};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::request_id::RequestId;
+use crate::{
+    auth::viewer,
+    error::ErrorCode,
+    graphql::{self as gql, ExecutionMarker, RequestInfo},
+    startup::AppState,
+};
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    GraphqlResponseJson,
+    Json,
+}
+
+impl Format {
+    /// `application/graphql-response+json` when the client lists it (with q > 0),
+    /// `application/json` otherwise, including for legacy clients sending `*/*`.
+    fn negotiate(req: &HttpRequest) -> Self {
+        let accept = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let wants = accept.split(',').any(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| p.replace(' ', "") == "q=0");
+            media.eq_ignore_ascii_case(GRAPHQL_RESPONSE_JSON) && !refused
+        });
+        if wants {
+            Self::GraphqlResponseJson
+        } else {
+            Self::Json
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::GraphqlResponseJson => "application/graphql-response+json; charset=utf-8",
+            Self::Json => "application/json; charset=utf-8",
+        }
+    }
+}
+
+/// An error answered before GraphQL runs; the body is a GraphQL response with no `data`.
+fn refuse(format: Format, status: StatusCode, code: ErrorCode, message: &str) -> HttpResponse {
+    let body =
+        json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] });
+    let mut response = HttpResponse::build(status);
+    response
+        .content_type(format.content_type())
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        response.insert_header((header::ALLOW, "POST"));
+    }
+    response.body(body.to_string())
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.mime_type()
+        .ok()
+        .flatten()
+        .is_some_and(|mime| mime.essence_str() == "application/json")
+}
+
+enum BodyError {
+    TooLarge,
+    Broken,
+}
+
+/// Reads the body, refusing it as soon as it exceeds `limit` (declared or actual size).
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| BodyError::Broken)?;
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+pub async fn post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let format = Format::negotiate(&req);
+    if !is_json(&req) {
+        return refuse(
+            format,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            "POST bodies must be JSON with `Content-Type: application/json`",
+        );
+    }
+    let body = match read_body(&req, payload, state.body_limit_bytes).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
+            let message = format!("the request body exceeds {} bytes", state.body_limit_bytes);
+            return refuse(
+                format,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                &message,
+            );
+        }
+        Err(BodyError::Broken) => {
+            return refuse(
+                format,
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                "the request body could not be read",
+            );
+        }
+    };
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => {
+            return refuse(
+                format,
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                "the request body is empty",
+            );
+        }
+        Some(b'[') => {
+            return refuse(
+                format,
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                "batched requests are not supported; send one operation per request",
+            );
+        }
+        Some(_) => {}
+    }
+    let request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            let message = format!("the body is not a valid GraphQL request: {e}");
+            return refuse(
+                format,
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                &message,
+            );
+        }
+    };
+    execute(&req, &state, request, format, false).await
+}
+
+/// GET parameters as the GraphQL-over-HTTP spec names them. (async-graphql 7.2.1's
+/// `parse_query_string` expects `operation_name`, so it drops the spec's `operationName`.)
+#[derive(Deserialize)]
+struct GetParams {
+    #[serde(default)]
+    query: String,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    /// JSON, URL-encoded.
+    variables: Option<String>,
+    /// JSON, URL-encoded.
+    extensions: Option<String>,
+}
+
+fn parse_get(query_string: &str) -> Result<async_graphql::Request, String> {
+    let params = web::Query::<GetParams>::from_query(query_string)
+        .map_err(|e| e.to_string())?
+        .into_inner();
+    let mut request = async_graphql::Request::new(params.query);
+    request.operation_name = params.operation_name.filter(|name| !name.is_empty());
+    if let Some(variables) = params.variables.filter(|v| !v.is_empty()) {
+        request.variables =
+            serde_json::from_str(&variables).map_err(|e| format!("invalid variables: {e}"))?;
+    }
+    if let Some(extensions) = params.extensions.filter(|v| !v.is_empty()) {
+        request.extensions =
+            serde_json::from_str(&extensions).map_err(|e| format!("invalid extensions: {e}"))?;
+    }
+    Ok(request)
+}
+
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let format = Format::negotiate(&req);
+    let mut request = match parse_get(req.query_string()) {
+        Ok(request) => request,
+        Err(e) => {
+            let message = format!("the query string is not a valid GraphQL request: {e}");
+            return refuse(
+                format,
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                &message,
+            );
+        }
+    };
+    if !matches!(
+        operation_type(&mut request),
+        Some(OperationType::Query) | None
+    ) {
+        return refuse(
+            format,
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::MethodNotAllowed,
+            "only queries may be sent with GET; send mutations with POST",
+        );
+    }
+    execute(&req, &state, request, format, true).await
+}
+
+/// Any method other than GET and POST.
+pub async fn other_method(req: HttpRequest) -> HttpResponse {
+    refuse(
+        Format::negotiate(&req),
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed,
+        "use GET or POST",
+    )
+}
+
+/// The type of the operation the request would run, `None` when that cannot be told yet
+/// (parse error, unknown operation name): execution reports those as request errors.
+/// The parsed document is kept in the request, so it is not parsed twice.
+fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
+    let name = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.get(name.as_str()).map(|op| op.node.ty)
+        }
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| op.node.ty)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+async fn execute(
+    req: &HttpRequest,
+    state: &AppState,
+    request: async_graphql::Request,
+    format: Format,
+    cacheable: bool,
+) -> HttpResponse {
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("\u{0}"));
+    let info = RequestInfo {
+        auth: viewer::from_authorization_header(authorization, &state.services.access_tokens),
+        request_id: req.extensions().get::<RequestId>().map(|id| id.0.clone()),
+    };
+    let marker = ExecutionMarker::default();
+    let request = gql::with_request_data(request, &state.services, info).data(marker.clone());
+    let mut response = state.schema.execute(request).await;
+    let cache_control = response.cache_control.value();
+
+    let request_error = !marker.started();
+    let status = if request_error && format == Format::GraphqlResponseJson {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = if request_error {
+        let errors: Vec<ServerError> = response
+            .errors
+            .into_iter()
+            .map(|e| with_default_code(e, ErrorCode::BadRequest))
+            .collect();
+        serde_json::to_vec(&json!({ "errors": errors }))
+    } else {
+        response.errors = std::mem::take(&mut response.errors)
+            .into_iter()
+            .map(execution_error_code)
+            .collect();
+        serde_json::to_vec(&response)
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::error!(error = %e, "could not serialize a GraphQL response");
+            return refuse(
+                format,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::InternalServerError,
+                "internal server error",
+            );
+        }
+    };
+    let cache_control = match cache_control {
+        Some(value) if cacheable && !request_error && authorization.is_none() => value,
+        _ => "no-store".to_owned(),
+    };
+    let mut builder = HttpResponse::build(status);
+    builder.content_type(format.content_type());
+    if let Ok(value) = HeaderValue::from_str(&cache_control) {
+        builder.insert_header((header::CACHE_CONTROL, value));
+    }
+    builder.body(body)
+}
+
+fn with_default_code(mut err: ServerError, code: ErrorCode) -> ServerError {
+    let extensions = err.extensions.get_or_insert_with(Default::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", code.as_str());
+    }
+    err
+}
+
+/// Our resolvers always attach a code; errors without one come from async-graphql itself
+/// during execution. Those are argument-coercion failures ("Failed to parse …", "… occurred
+/// while parsing …"), which the client can fix, or else faults of ours.
+fn execution_error_code(err: ServerError) -> ServerError {
+    let coercion = err.message.starts_with("Failed to parse")
+        || err.message.starts_with("Invalid value for argument")
+        || err.message.contains("occurred while parsing");
+    let code = if coercion {
+        ErrorCode::BadUserInput
+    } else {
+        ErrorCode::InternalServerError
+    };
+    with_default_code(err, code)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn format_for(accept: &str) -> Format {
+        Format::negotiate(
+            &TestRequest::default()
+                .insert_header((header::ACCEPT, accept))
+                .to_http_request(),
+        )
+    }
+
+    #[test]
+    fn the_graphql_response_media_type_is_chosen_only_when_accepted() {
+        assert_eq!(
+            format_for("application/graphql-response+json, application/json;q=0.9"),
+            Format::GraphqlResponseJson
+        );
+        assert_eq!(format_for("application/json"), Format::Json);
+        assert_eq!(format_for("*/*"), Format::Json);
+        assert_eq!(
+            format_for("application/graphql-response+json;q=0, application/json"),
+            Format::Json
+        );
+    }
+}

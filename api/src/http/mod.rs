@@ -1,0 +1,5 @@
+//! HTTP transport: routes, the GraphQL-over-HTTP handler, health checks, request ids.
+
+pub mod graphql;
+pub mod health;
+pub mod request_id;

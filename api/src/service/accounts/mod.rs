@@ -1,0 +1,205 @@
+//! Accounts and sessions: sign-up, log-in, refresh-token rotation, log-out.
+
+mod rules;
+mod sessions;
+
+use chrono::{DateTime, Utc};
+use entity::user::{self, PlatformRole};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, NotSet, QueryFilter};
+
+pub use sessions::{log_out, refresh};
+
+use super::{
+    Actor, Services,
+    audit::{self, Event},
+};
+use crate::{
+    db,
+    error::{AppError, FieldError, FieldErrorCode},
+};
+
+pub struct SignUp {
+    pub email: String,
+    pub password: String,
+    pub display_name: String,
+}
+
+pub struct LogIn {
+    pub email: String,
+    pub password: String,
+}
+
+/// A logged-in session: the short-lived access token and the refresh token that renews it.
+pub struct Session {
+    pub user: user::Model,
+    pub access_token: String,
+    pub access_token_expires_at: DateTime<Utc>,
+    pub refresh_token: String,
+    pub refresh_token_expires_at: DateTime<Utc>,
+}
+
+fn email_taken() -> AppError {
+    AppError::invalid(FieldError::new(
+        "email",
+        FieldErrorCode::Taken,
+        "is already registered",
+    ))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn sign_up(
+    services: &Services,
+    actor: &Actor,
+    input: SignUp,
+) -> Result<Session, AppError> {
+    let (user, refresh, now) = register(services, actor, input, PlatformRole::User, true).await?;
+    let refresh =
+        refresh.ok_or_else(|| AppError::internal(anyhow::anyhow!("sign-up without a session")))?;
+    sessions::finish(services, user, refresh, now)
+}
+
+/// Creates an account with the given platform role, without logging it in. Used to seed
+/// demo operators, who cannot sign up as admins.
+pub(crate) async fn create_user(
+    services: &Services,
+    actor: &Actor,
+    input: SignUp,
+    role: PlatformRole,
+) -> Result<user::Model, AppError> {
+    Ok(register(services, actor, input, role, false).await?.0)
+}
+
+/// Validates, hashes and inserts the account, and with `start_session` its first refresh
+/// token, all in one transaction.
+async fn register(
+    services: &Services,
+    actor: &Actor,
+    input: SignUp,
+    role: PlatformRole,
+    start_session: bool,
+) -> Result<
+    (
+        user::Model,
+        Option<sessions::NewRefreshToken>,
+        DateTime<Utc>,
+    ),
+    AppError,
+> {
+    let mut errors = Vec::new();
+    let email = rules::email(&input.email).map_err(|e| errors.push(e)).ok();
+    if let Err(e) = rules::password(&input.password, email.as_deref()) {
+        errors.push(e);
+    }
+    let display_name = rules::display_name(&input.display_name)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let (Some(email), Some(display_name), true) = (email, display_name, errors.is_empty()) else {
+        return Err(AppError::Invalid(errors));
+    };
+
+    // Cheap early answer; the unique index below is what actually guarantees it.
+    if user::Entity::find()
+        .filter(user::Column::Email.eq(&email))
+        .one(&services.db)
+        .await?
+        .is_some()
+    {
+        return Err(email_taken());
+    }
+    let password_hash = services.passwords.hash(input.password).await?;
+
+    let now = crate::service::now();
+    let txn = db::begin_write(&services.db).await?;
+    let user = user::ActiveModel {
+        id: NotSet,
+        email: Set(email),
+        password_hash: Set(password_hash),
+        display_name: Set(display_name),
+        role: Set(role),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| {
+        if db::unique_violation(&e).is_some() {
+            email_taken()
+        } else {
+            e.into()
+        }
+    })?;
+    let refresh = match start_session {
+        true => Some(sessions::start(&txn, services, user.id, now).await?),
+        false => None,
+    };
+    audit::record(
+        &txn,
+        actor,
+        Event::new("user.signed_up", "User", user.id).by(user.id),
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(user_id = user.id, "user signed up");
+    Ok((user, refresh, now))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn log_in(services: &Services, actor: &Actor, input: LogIn) -> Result<Session, AppError> {
+    let wrong = || {
+        AppError::invalid(FieldError::general(
+            FieldErrorCode::InvalidCredentials,
+            "the e-mail address or the password is incorrect",
+        ))
+    };
+    let email = input.email.trim().to_lowercase();
+    let mut errors = Vec::new();
+    if email.is_empty() {
+        errors.push(FieldError::new(
+            "email",
+            FieldErrorCode::Required,
+            "is required",
+        ));
+    } else if email.len() > rules::MAX_EMAIL_LEN {
+        errors.push(FieldError::new(
+            "email",
+            FieldErrorCode::TooLong,
+            "is longer than any registered address",
+        ));
+    }
+    if input.password.is_empty() {
+        errors.push(FieldError::new(
+            "password",
+            FieldErrorCode::Required,
+            "is required",
+        ));
+    } else if input.password.chars().count() > rules::MAX_PASSWORD_CHARS {
+        return Err(wrong());
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Invalid(errors));
+    }
+
+    let found = user::Entity::find()
+        .filter(user::Column::Email.eq(&email))
+        .one(&services.db)
+        .await?;
+    let stored = found.as_ref().map(|u| u.password_hash.clone());
+    if !services.passwords.verify(input.password, stored).await? {
+        return Err(wrong());
+    }
+    let Some(user) = found else {
+        return Err(wrong());
+    };
+
+    let now = crate::service::now();
+    let txn = db::begin_write(&services.db).await?;
+    let refresh = sessions::start(&txn, services, user.id, now).await?;
+    audit::record(
+        &txn,
+        actor,
+        Event::new("user.logged_in", "User", user.id).by(user.id),
+    )
+    .await?;
+    txn.commit().await?;
+    sessions::finish(services, user, refresh, now)
+}

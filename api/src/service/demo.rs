@@ -1,0 +1,320 @@
+//! Writes the `seed` crate's data through the service layer: the demo marketplace
+//! (idempotent: what exists is left alone) and generated benchmark programs.
+
+use entity::{
+    program,
+    program::ProgramStatus,
+    user::{self, PlatformRole},
+    vendor_member::VendorRole,
+};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use seed::spec::{ProgramSpec, VendorSpec};
+
+use super::{
+    Actor, Services, accounts,
+    programs::{self, ImportItem, Listing, RuleSpec, Terms, TierSpec, Transition},
+    vendors::{self, NewVendor, VendorProfile},
+};
+use crate::{
+    auth::{UserViewer, Viewer},
+    error::AppError,
+};
+
+/// What a load did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Loaded {
+    pub users: usize,
+    pub vendors: usize,
+    pub programs: usize,
+}
+
+/// Loads the demo marketplace unless the database already has users (first start of
+/// the embedded mode). Returns whether it did.
+pub async fn load_if_empty(services: &Services) -> Result<bool, AppError> {
+    if user::Entity::find().count(&services.db).await? > 0 {
+        return Ok(false);
+    }
+    load(services).await?;
+    Ok(true)
+}
+
+/// Creates whatever part of the demo marketplace is missing.
+pub async fn load(services: &Services) -> Result<Loaded, AppError> {
+    let mut loaded = Loaded::default();
+    for demo in seed::DEMO_USERS {
+        let role = if demo.admin {
+            PlatformRole::Admin
+        } else {
+            PlatformRole::User
+        };
+        if ensure_user(services, demo.email, demo.password, demo.display_name, role).await? {
+            loaded.users += 1;
+        }
+    }
+    for spec in seed::demo::vendors() {
+        if ensure_vendor(services, &spec).await? {
+            loaded.vendors += 1;
+        }
+    }
+    let acme = vendors::find_by_slug(services, "acme-analytics")
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let member = user_id(services, "member@example.com").await?;
+    let member_viewer = Viewer::User(UserViewer {
+        user_id: member,
+        role: PlatformRole::User,
+    });
+    if vendors::role_of(&services.db, &member_viewer, acme.id)
+        .await?
+        .is_none()
+    {
+        let owner = actor_for(services, "vendor@example.com").await?;
+        vendors::add_member(
+            services,
+            &owner,
+            acme.id,
+            "member@example.com",
+            VendorRole::Member,
+        )
+        .await?;
+    }
+    let vendors_by_slug = seed::demo::vendors()
+        .into_iter()
+        .map(|v| (v.slug.clone(), v))
+        .collect::<std::collections::HashMap<_, _>>();
+    for spec in seed::demo::programs() {
+        if program::Entity::find()
+            .filter(program::Column::Slug.eq(&spec.slug))
+            .count(&services.db)
+            .await?
+            > 0
+        {
+            continue;
+        }
+        let owner_email = vendors_by_slug
+            .get(&spec.vendor_slug)
+            .map_or("owner@example.com", |v| v.owner.as_str());
+        create_program(services, &actor_for(services, owner_email).await?, &spec).await?;
+        loaded.programs += 1;
+    }
+    tracing::info!(?loaded, "demo marketplace in place");
+    Ok(loaded)
+}
+
+async fn user_id(services: &Services, email: &str) -> Result<i64, AppError> {
+    user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(&services.db)
+        .await?
+        .map(|u| u.id)
+        .ok_or(AppError::NotFound)
+}
+
+async fn actor_for(services: &Services, email: &str) -> Result<Actor, AppError> {
+    let user_id = user_id(services, email).await?;
+    Ok(Actor::new(
+        Viewer::User(UserViewer {
+            user_id,
+            role: PlatformRole::User,
+        }),
+        None,
+    ))
+}
+
+async fn ensure_user(
+    services: &Services,
+    email: &str,
+    password: &str,
+    name: &str,
+    role: PlatformRole,
+) -> Result<bool, AppError> {
+    if user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .count(&services.db)
+        .await?
+        > 0
+    {
+        return Ok(false);
+    }
+    let input = accounts::SignUp {
+        email: email.to_owned(),
+        password: password.to_owned(),
+        display_name: name.to_owned(),
+    };
+    accounts::create_user(services, &Actor::system(), input, role).await?;
+    Ok(true)
+}
+
+async fn ensure_vendor(services: &Services, spec: &VendorSpec) -> Result<bool, AppError> {
+    if vendors::find_by_slug(services, &spec.slug).await?.is_some() {
+        return Ok(false);
+    }
+    let owner = actor_for(services, &spec.owner).await?;
+    vendors::create(services, &owner, vendor_input(spec)).await?;
+    Ok(true)
+}
+
+fn vendor_input(spec: &VendorSpec) -> NewVendor {
+    NewVendor {
+        slug: spec.slug.clone(),
+        profile: VendorProfile {
+            name: spec.name.clone(),
+            website: Some(spec.website.clone()),
+            description: Some(spec.description.clone()),
+            logo_url: None,
+            country: Some(spec.country.clone()),
+        },
+    }
+}
+
+fn listing(spec: &ProgramSpec) -> Listing {
+    Listing {
+        name: spec.name.clone(),
+        tagline: spec.tagline.clone(),
+        description: spec.description.clone(),
+        category: Some(spec.category.clone()),
+        website: Some(spec.website.clone()),
+        partner_types: spec.partner_types.clone(),
+        countries: spec.countries.clone(),
+        visibility: spec.visibility,
+        approval_mode: spec.approval_mode,
+        currency: spec.currency.clone(),
+        cookie_window_days: spec.cookie_window_days,
+        holding_period_days: spec.holding_period_days,
+        minimum_payout: spec.minimum_payout,
+        payout_schedule: spec.payout_schedule,
+        payout_methods: spec.payout_methods.clone(),
+        terms_url: spec.terms_url.clone(),
+        arpa: spec.arpa,
+        reapply_policy: spec.reapply_policy,
+    }
+}
+
+fn terms(spec: &ProgramSpec) -> Terms {
+    Terms {
+        tiers: spec
+            .tiers
+            .iter()
+            .map(|t| TierSpec {
+                id: None,
+                name: t.name.clone(),
+                rank: t.rank,
+                is_default: t.is_default,
+                promotion_threshold: t.promotion_threshold,
+            })
+            .collect(),
+        rules: spec
+            .rules
+            .iter()
+            .map(|r| RuleSpec {
+                tier: r.tier.clone(),
+                event: r.event,
+                model: r.model,
+                rate: r.rate,
+                amount: r.amount,
+                duration: r.duration,
+                recurring_months: r.recurring_months,
+                cap_per_customer: r.cap_per_customer,
+            })
+            .collect(),
+    }
+}
+
+/// Creates the program, then walks it to the status the spec asks for.
+async fn create_program(
+    services: &Services,
+    owner: &Actor,
+    spec: &ProgramSpec,
+) -> Result<(), AppError> {
+    let vendor = vendors::find_by_slug(services, &spec.vendor_slug)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let new = programs::NewProgram {
+        vendor_id: vendor.id,
+        slug: spec.slug.clone(),
+        listing: listing(spec),
+        terms: terms(spec),
+    };
+    let mut record = programs::create(services, owner, new).await?;
+    let steps: &[Transition] = match spec.status {
+        ProgramStatus::Draft => &[],
+        ProgramStatus::Published => &[Transition::Publish],
+        ProgramStatus::Paused => &[Transition::Publish, Transition::Pause],
+        ProgramStatus::Archived => &[Transition::Archive],
+    };
+    for step in steps {
+        record = programs::transition(
+            services,
+            owner,
+            record.program.id,
+            record.program.version,
+            *step,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Generates benchmark programs `from..from + count` (and their vendors) in batches,
+/// reporting progress after each batch. Programs that exist already are skipped, so an
+/// interrupted run can be resumed.
+pub async fn generate(
+    services: &Services,
+    count: u64,
+    batch: usize,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<u64, AppError> {
+    ensure_user(
+        services,
+        seed::bench::OWNER_EMAIL,
+        seed::DEMO_PASSWORD,
+        "Bench Owner",
+        PlatformRole::User,
+    )
+    .await?;
+    let owner = actor_for(services, seed::bench::OWNER_EMAIL).await?;
+    let existing = program::Entity::find()
+        .filter(program::Column::Slug.starts_with("bench-"))
+        .count(&services.db)
+        .await?;
+    let mut created = 0;
+    let mut next = existing;
+    progress(next.min(count), count);
+    let mut vendor_ids = std::collections::HashMap::new();
+    while next < count {
+        let end = (next + u64::try_from(batch.max(1)).unwrap_or(500)).min(count);
+        let mut items = Vec::with_capacity(batch);
+        for i in next..end {
+            let spec = seed::bench::program(i);
+            let vendor_number = i / seed::bench::PROGRAMS_PER_VENDOR;
+            let vendor_id = match vendor_ids.get(&vendor_number) {
+                Some(id) => *id,
+                None => {
+                    let vendor_spec = seed::bench::vendor(vendor_number);
+                    let id = match vendors::find_by_slug(services, &vendor_spec.slug).await? {
+                        Some(v) => v.id,
+                        None => {
+                            vendors::create(services, &owner, vendor_input(&vendor_spec))
+                                .await?
+                                .id
+                        }
+                    };
+                    vendor_ids.insert(vendor_number, id);
+                    id
+                }
+            };
+            items.push(ImportItem {
+                vendor_id,
+                slug: spec.slug.clone(),
+                listing: listing(&spec),
+                terms: terms(&spec),
+                publish: spec.status == ProgramStatus::Published,
+            });
+        }
+        created +=
+            u64::try_from(programs::import(services, &owner, items).await?.len()).unwrap_or(0);
+        next = end;
+        progress(next, count);
+    }
+    Ok(created)
+}

@@ -1,0 +1,97 @@
+//! The domain: rules, authorization and transactions. Knows nothing of HTTP or GraphQL;
+//! resolvers call one function here per operation.
+
+pub mod accounts;
+pub mod audit;
+pub mod demo;
+pub mod pagination;
+pub mod programs;
+pub mod reference;
+pub mod search;
+pub mod users;
+pub mod validate;
+pub mod vendors;
+
+use std::{sync::Arc, time::Duration};
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
+
+use crate::{
+    auth::{AccessTokens, PasswordHasher, Viewer},
+    config::{AuthConfig, SearchConfig},
+    db::StatementCounter,
+    error::AppError,
+    search::SearchIndex,
+};
+
+/// The current time at the precision both databases store (microseconds), so a value
+/// read back equals the value written and keyset cursors compare exactly.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}
+
+/// Everything a service function needs, cheap to clone (all handles are shared).
+#[derive(Clone)]
+pub struct Services {
+    pub db: DatabaseConnection,
+    pub access_tokens: Arc<AccessTokens>,
+    pub passwords: PasswordHasher,
+    pub refresh_token_ttl: Duration,
+    pub statements: StatementCounter,
+    pub search: Arc<dyn SearchIndex>,
+    /// Wakes the search worker after a commit that wrote outbox rows.
+    pub search_changed: Arc<Notify>,
+    pub search_timeout: Duration,
+    pub search_write_timeout: Duration,
+}
+
+impl Services {
+    pub async fn new(
+        db: DatabaseConnection,
+        statements: StatementCounter,
+        auth: &AuthConfig,
+        search: Arc<dyn SearchIndex>,
+        search_config: &SearchConfig,
+    ) -> Result<Self, AppError> {
+        Ok(Self {
+            db,
+            access_tokens: Arc::new(AccessTokens::new(auth)?),
+            passwords: PasswordHasher::new(auth).await?,
+            refresh_token_ttl: auth.refresh_token_ttl,
+            statements,
+            search,
+            search_changed: Arc::new(Notify::new()),
+            search_timeout: search_config.search_timeout,
+            search_write_timeout: search_config.write_timeout,
+        })
+    }
+
+    /// Tells the search worker that committed changes wait in the outbox.
+    pub fn announce_search_changes(&self) {
+        self.search_changed.notify_one();
+    }
+}
+
+/// Who performs an operation, and under which request: what authorization checks and
+/// audit events are written against.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub viewer: Viewer,
+    pub request_id: Option<String>,
+}
+
+impl Actor {
+    pub fn new(viewer: Viewer, request_id: Option<String>) -> Self {
+        Self { viewer, request_id }
+    }
+
+    /// An operation run by the system itself (seeding, background jobs).
+    pub fn system() -> Self {
+        Self {
+            viewer: Viewer::Anonymous,
+            request_id: None,
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! Building the application: database, migrations, services, schema, HTTP server. The same
+//! `Application::build` serves production, the seed command and the black-box tests.
+
+use std::{
+    net::{SocketAddr, TcpListener},
+    sync::Arc,
+    time::Duration,
+};
+
+use actix_cors::Cors;
+use actix_web::{
+    App, HttpResponse, HttpServer,
+    dev::Server,
+    http::header,
+    middleware::{DefaultHeaders, from_fn},
+    web,
+};
+use anyhow::Context as _;
+use async_graphql::http::GraphiQLSource;
+use migration::{Migrator, MigratorTrait};
+
+pub use actix_web::dev::ServerHandle;
+
+use crate::{
+    config::Config,
+    db,
+    graphql::{AppSchema, build_schema},
+    http::{self, request_id},
+    search::{
+        self, SearchIndex, outbox,
+        worker::{Worker, WorkerConfig},
+    },
+    service::{Services, demo, reference},
+};
+
+/// Shared by every worker: the schema and the services behind it.
+pub struct AppState {
+    pub schema: AppSchema,
+    pub services: Services,
+    pub body_limit_bytes: usize,
+    pub graphiql: bool,
+}
+
+pub struct Application {
+    address: SocketAddr,
+    server: Server,
+    services: Services,
+    worker: Option<Worker>,
+}
+
+/// Which search engine a process works with.
+pub enum SearchSetup {
+    /// The one the configuration names.
+    Configured,
+    /// This one (tests inject fault-injecting wrappers).
+    Given(Arc<dyn SearchIndex>),
+    /// None: changes wait in the outbox (commands that only write).
+    Detached,
+}
+
+impl Application {
+    /// Connects, migrates (unless disabled), seeds demo data in development, binds the
+    /// listener (port 0 picks a free one) and prepares the server; `run_until_stopped`
+    /// serves it.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, SearchSetup::Configured).await
+    }
+
+    /// [`Application::build`] with a chosen search engine.
+    pub async fn build_with(config: Config, search: SearchSetup) -> anyhow::Result<Self> {
+        let services = prepare(&config, search).await?;
+        let schema = build_schema(services.clone(), &config.graphql);
+        let state = web::Data::new(AppState {
+            schema,
+            services: services.clone(),
+            body_limit_bytes: config.http.body_limit_bytes,
+            graphiql: config.http.graphiql,
+        });
+
+        let listener = TcpListener::bind(config.bind)
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let address = listener.local_addr()?;
+        let cors_origins = config.http.cors_origins.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(cors(&cors_origins))
+                .wrap(
+                    DefaultHeaders::new()
+                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                        .add((header::REFERRER_POLICY, "no-referrer")),
+                )
+                .wrap(from_fn(request_id::middleware))
+                .app_data(state.clone())
+                .configure(routes)
+        })
+        .workers(config.http.workers)
+        .shutdown_timeout(config.http.shutdown_timeout.as_secs())
+        .listen(listener)?
+        .run();
+        let worker = config.search.worker.then(|| {
+            Worker::spawn(
+                services.db.clone(),
+                Arc::clone(&services.search),
+                Arc::clone(&services.search_changed),
+                WorkerConfig {
+                    batch: 500,
+                    poll_interval: Duration::from_secs(1),
+                    write_timeout: config.search.write_timeout,
+                },
+            )
+        });
+        Ok(Self {
+            address,
+            server,
+            services,
+            worker,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Stops the server from another task (graceful: in-flight requests finish).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM (or `handle().stop`), then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let served = self.server.await;
+        if let Some(worker) = self.worker {
+            worker.stop().await;
+        }
+        served
+    }
+}
+
+/// Database, migrations, search engine, services and demo data: everything but HTTP.
+pub async fn prepare(config: &Config, search: SearchSetup) -> anyhow::Result<Services> {
+    let (db, statements) = db::connect(&config.database)
+        .await
+        .context("cannot connect to the database")?;
+    if config.auto_migrate {
+        Migrator::up(&db, None).await.context("migrations failed")?;
+    }
+    let (engine, created): (Arc<dyn SearchIndex>, bool) = match search {
+        SearchSetup::Configured => search::open(&config.search)
+            .await
+            .context("cannot open the search index")?,
+        SearchSetup::Given(engine) => (engine, false),
+        SearchSetup::Detached => (Arc::new(search::Detached), false),
+    };
+    let services = Services::new(db, statements, &config.auth, engine, &config.search)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start services: {e:?}"))?;
+    if Migrator::get_pending_migrations(&services.db)
+        .await?
+        .is_empty()
+    {
+        reference::ensure_defaults(&services)
+            .await
+            .map_err(|e| anyhow::anyhow!("reference data: {e:?}"))?;
+        if created {
+            // A new, empty index: fill it from the database through the outbox.
+            let queued = outbox::enqueue_all(&services.db).await?;
+            tracing::info!(
+                queued,
+                engine = services.search.engine(),
+                "new search index; queued every program"
+            );
+        }
+    } else {
+        tracing::warn!(
+            "the database schema is not up to date; run the migrations (AUTO_MIGRATE=true or `cargo run -p migration -- up`)"
+        );
+    }
+    if config.demo_data {
+        demo::load_if_empty(&services)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo data: {e:?}"))?;
+    }
+    Ok(services)
+}
+
+/// Every route of the server.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/graphql")
+            .route(web::post().to(http::graphql::post))
+            .route(web::get().to(http::graphql::get))
+            .default_service(web::to(http::graphql::other_method)),
+    )
+    .route("/graphiql", web::get().to(graphiql))
+    .route("/healthz", web::get().to(http::health::healthz))
+    .route("/readyz", web::get().to(http::health::readyz))
+    .route("/metrics", web::get().to(http::health::metrics));
+}
+
+async fn graphiql(state: web::Data<AppState>) -> HttpResponse {
+    if !state.graphiql {
+        return HttpResponse::NotFound().finish();
+    }
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .title("Partner marketplace API")
+                .finish(),
+        )
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .allowed_header(request_id::HEADER)
+        .expose_headers([request_id::HEADER])
+        .max_age(3600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
