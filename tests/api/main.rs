@@ -1,0 +1,18 @@
+//! Black-box tests of the API: each test starts the real server on port 0 with a fresh
+//! database and talks to it over HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code
+
+mod accounts;
+mod authorization;
+mod errors;
+mod http;
+mod listing;
+mod migrations;
+mod programs;
+mod relay;
+mod schema;
+mod search;
+mod search_contract;
+mod seed;
+mod tokens;
+mod vendors;

@@ -1,0 +1,227 @@
+//! Test harness: [`TestApp::spawn`] starts the real server on port 0 against a fresh
+//! database — a SQLite file in a temporary directory, or, when `TEST_DATABASE_URL` names a
+//! PostgreSQL server, a schema of its own that is dropped afterwards — and hands out
+//! HTTP clients per role.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // this crate is test code
+
+mod client;
+mod database;
+pub mod fixtures;
+
+use std::net::SocketAddr;
+
+use api::{
+    config::Settings,
+    search::faulty::{FaultSwitch, FaultyIndex},
+    service::Services,
+    startup::{Application, SearchSetup, ServerHandle},
+};
+pub use client::{Client, Gql};
+use database::TestDatabase;
+use serde_json::{Value, json};
+
+/// The JWT secret of every test server, so tests can sign their own (forged) tokens.
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret!";
+pub const TEST_ISSUER: &str = "partner-marketplace";
+pub const TEST_AUDIENCE: &str = "partner-marketplace-api";
+/// A password every rule accepts.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub services: Services,
+    http: reqwest::Client,
+    handle: ServerHandle,
+    _database: TestDatabase,
+    _data_dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Spawns with extra command-line flags (e.g. `["--body-limit-bytes", "2048"]`).
+    pub async fn spawn_with(extra: &[&str]) -> Self {
+        Self::spawn_full(extra, SearchSetup::Configured).await
+    }
+
+    /// Spawns with an in-memory search engine that a test can switch down, hanging or up.
+    pub async fn spawn_with_faulty_search(extra: &[&str]) -> (Self, FaultSwitch) {
+        let inner = api::search::embedded::EmbeddedIndex::in_memory().expect("in-memory index");
+        let (faulty, switch) = FaultyIndex::wrap(std::sync::Arc::new(inner));
+        let app = Self::spawn_full(extra, SearchSetup::Given(std::sync::Arc::new(faulty))).await;
+        (app, switch)
+    }
+
+    async fn spawn_full(extra: &[&str], search: SearchSetup) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let database = TestDatabase::create(data_dir.path()).await;
+        let data = data_dir.path().to_string_lossy().to_string();
+        let mut args: Vec<String> = [
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+            &data,
+            "--database-url",
+            &database.url,
+            "--database-max-connections",
+            "5",
+            "--jwt-secret",
+            TEST_JWT_SECRET,
+            // Real Argon2id, cheap parameters: tests hash hundreds of passwords.
+            "--argon2-memory-kib",
+            "256",
+            "--argon2-iterations",
+            "1",
+            "--demo-data",
+            "false",
+            "--workers",
+            "2",
+            "--shutdown-timeout-secs",
+            "1",
+            "--log-filter",
+            "warn",
+            // The index lives in RAM; tests drain the outbox explicitly, never sleep.
+            "--search-in-memory",
+            "true",
+            "--search-worker",
+            "false",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+        if let Some(schema) = &database.schema {
+            args.extend(["--database-schema".to_owned(), schema.clone()]);
+        }
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let config = Settings::from_args(args)
+            .expect("test settings")
+            .resolve()
+            .expect("valid test config");
+        if std::env::var_os("TEST_LOG").is_some() {
+            api::telemetry::init(config.log_format, "info");
+        }
+        let app = Application::build_with(config, search)
+            .await
+            .expect("application builds");
+        let address = app.address();
+        let services = app.services().clone();
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            address,
+            services,
+            http: reqwest::Client::new(),
+            handle,
+            _database: database,
+            _data_dir: data_dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub fn anonymous(&self) -> Client {
+        Client::new(self.http.clone(), self.url("/graphql"), None)
+    }
+
+    /// A client sending `Authorization: Bearer <token>` as given.
+    pub fn with_token(&self, token: &str) -> Client {
+        Client::new(
+            self.http.clone(),
+            self.url("/graphql"),
+            Some(token.to_owned()),
+        )
+    }
+
+    /// Signs up a new user; returns the `signUp` session object.
+    pub async fn sign_up(&self, email: &str) -> Value {
+        let response = self
+            .anonymous()
+            .gql(
+                "mutation($input: SignUpInput!) { signUp(input: $input) {
+                    session { accessToken refreshToken user { id email role } }
+                    userErrors { field code message } } }",
+                json!({ "input": { "email": email, "password": PASSWORD, "displayName": "Test User" } }),
+            )
+            .await;
+        let payload = response.data("signUp");
+        assert_eq!(
+            payload["userErrors"],
+            json!([]),
+            "sign-up of {email} failed"
+        );
+        payload["session"].clone()
+    }
+
+    /// A logged-in client for a new user with this e-mail address.
+    pub async fn user(&self, email: &str) -> Client {
+        let session = self.sign_up(email).await;
+        self.with_token(session["accessToken"].as_str().unwrap())
+    }
+
+    /// A logged-in platform admin (promoted in the database: there is no API for it).
+    pub async fn admin(&self, email: &str) -> Client {
+        use entity::user;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        self.sign_up(email).await;
+        user::Entity::update_many()
+            .col_expr(user::Column::Role, Expr::value("ADMIN"))
+            .filter(user::Column::Email.eq(email))
+            .exec(&self.services.db)
+            .await
+            .unwrap();
+        let response = self
+            .anonymous()
+            .gql(
+                "mutation($input: LogInInput!) { logIn(input: $input) { session { accessToken } } }",
+                json!({ "input": { "email": email, "password": PASSWORD } }),
+            )
+            .await;
+        self.with_token(
+            response.data("logIn")["session"]["accessToken"]
+                .as_str()
+                .unwrap(),
+        )
+    }
+
+    /// Applies every waiting listing change to the search index (tests never wait for the
+    /// worker). Returns the outbox rows applied.
+    pub async fn drain_search(&self) -> usize {
+        api::search::outbox::drain(
+            &self.services.db,
+            self.services.search.as_ref(),
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .expect("outbox drained")
+    }
+
+    /// Rows in a table, read straight from the database (to prove refusals changed nothing).
+    pub async fn count(&self, table: &str) -> i64 {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = self.services.db.get_database_backend();
+        let sql = format!("SELECT COUNT(*) AS n FROM \"{table}\"");
+        let row = self
+            .services
+            .db
+            .query_one_raw(Statement::from_string(backend, sql))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Not awaited: the runtime is going away with the test anyway.
+        drop(self.handle.stop(false));
+    }
+}
