@@ -421,7 +421,9 @@ async fn with_the_engine_down_search_fails_fast_writes_succeed_and_the_index_con
     );
 }
 
-#[tokio::test]
+// Multi-threaded: the progress callback blocks its thread while the publish request runs,
+// and the database pool returns connections through tasks that must keep running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reindex_swaps_in_a_complete_index_and_replays_what_changed_meanwhile() {
     use entity::search_outbox;
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -490,6 +492,8 @@ async fn a_reindex_swaps_in_a_complete_index_and_replays_what_changed_meanwhile(
                         "variables": { "input": { "id": id, "expectedVersion": version } } });
                     let response = reqwest::Client::new().post(&url).bearer_auth(&token).json(&publish).send().await.unwrap();
                     assert_eq!(response.status(), 200);
+                    let body: serde_json::Value = response.json().await.unwrap();
+                    assert_eq!(body["data"]["publishProgram"]["program"]["status"], "PUBLISHED", "{body}");
                 });
             })
             .join()
