@@ -1,11 +1,17 @@
 //! sea-orm entities: the storage model. Never exposed as API types directly; the GraphQL
 //! layer and the search documents convert from these explicitly.
 
+pub mod application;
+pub mod application_event;
+pub mod application_question;
 pub mod audit_event;
 pub mod category;
 pub mod code_list;
 pub mod commission_rule;
+pub mod enrollment;
 pub mod exchange_rate;
+pub mod invitation;
+pub mod partner;
 pub mod program;
 pub mod program_tier;
 pub mod refresh_token;

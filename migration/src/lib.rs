@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_accounts;
 mod m20261121_000002_listings;
 mod m20261121_000003_search_outbox;
+mod m20261121_000004_applications;
 
 /// Every migration of the project, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_accounts::Migration),
             Box::new(m20261121_000002_listings::Migration),
             Box::new(m20261121_000003_search_outbox::Migration),
+            Box::new(m20261121_000004_applications::Migration),
         ]
     }
 }
