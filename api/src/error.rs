@@ -83,6 +83,16 @@ pub enum FieldErrorCode {
     LastOwner,
     NotFound,
     AlreadyMember,
+    /// A live application (or partnership) for this program already exists.
+    AlreadyApplied,
+    /// The program does not accept applications in its current status.
+    NotAccepting,
+    /// The program is invite-only and no valid invitation was given.
+    InvitationRequired,
+    /// The invitation is expired, revoked, used, or meant for someone else.
+    InvitationInvalid,
+    /// The re-apply policy keeps the program closed to this partner (until a date).
+    ReapplyLocked,
 }
 
 /// Something the user can fix, attached to the input field it concerns.

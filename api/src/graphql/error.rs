@@ -72,6 +72,16 @@ pub enum UserErrorCode {
     NotFound,
     /// The user is already a member of this team.
     AlreadyMember,
+    /// A live application or partnership for this program already exists.
+    AlreadyApplied,
+    /// The program does not accept applications in its current status.
+    NotAccepting,
+    /// The program is invite-only: apply with a valid invitation code.
+    InvitationRequired,
+    /// The invitation is expired, revoked, already used, or meant for someone else.
+    InvitationInvalid,
+    /// The program's re-apply policy keeps it closed for now (the message says until when).
+    ReapplyLocked,
 }
 
 /// A problem with the mutation input that the user can fix.

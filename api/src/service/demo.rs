@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use seed::spec::{ProgramSpec, VendorSpec};
 
 use super::{
-    Actor, Services, accounts,
+    Actor, Services, accounts, applications,
     programs::{self, ImportItem, Listing, RuleSpec, Terms, TierSpec, Transition},
     vendors::{self, NewVendor, VendorProfile},
 };
@@ -96,6 +96,38 @@ pub async fn load(services: &Services) -> Result<Loaded, AppError> {
             .map_or("owner@example.com", |v| v.owner.as_str());
         create_program(services, &actor_for(services, owner_email).await?, &spec).await?;
         loaded.programs += 1;
+    }
+    for (slug, form) in seed::demo::application_forms() {
+        let Some(program) = program::Entity::find()
+            .filter(program::Column::Slug.eq(slug))
+            .one(&services.db)
+            .await?
+        else {
+            continue;
+        };
+        let existing = applications::questions_of(services, &[program.id]).await?;
+        if existing.get(&program.id).is_some_and(|q| !q.is_empty()) {
+            continue;
+        }
+        let vendor = vendors::find(services, program.vendor_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let owner_email = vendors_by_slug
+            .get(&vendor.slug)
+            .map_or("owner@example.com", |v| v.owner.as_str());
+        let questions = form
+            .into_iter()
+            .map(
+                |(prompt, kind, options, required)| applications::QuestionSpec {
+                    prompt: prompt.to_owned(),
+                    kind,
+                    options: options.iter().map(|o| (*o).to_owned()).collect(),
+                    required,
+                },
+            )
+            .collect();
+        let owner = actor_for(services, owner_email).await?;
+        applications::set_questions(services, &owner, program.id, questions).await?;
     }
     tracing::info!(?loaded, "demo marketplace in place");
     Ok(loaded)

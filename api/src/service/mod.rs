@@ -2,9 +2,11 @@
 //! resolvers call one function here per operation.
 
 pub mod accounts;
+pub mod applications;
 pub mod audit;
 pub mod demo;
 pub mod pagination;
+pub mod partners;
 pub mod programs;
 pub mod reference;
 pub mod search;

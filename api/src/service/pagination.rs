@@ -176,6 +176,61 @@ impl<T> Page<T> {
     }
 }
 
+/// One keyset page of `select` ordered by a time column and the id (oldest first, or
+/// newest first): the ordering of every queue and history list.
+#[allow(clippy::too_many_arguments)]
+pub async fn by_time<E>(
+    conn: &impl sea_orm::ConnectionTrait,
+    select: sea_orm::Select<E>,
+    time: E::Column,
+    id: E::Column,
+    tag: &str,
+    oldest_first: bool,
+    page: &PageRequest,
+    key: impl Fn(&E::Model) -> (DateTime<Utc>, i64),
+) -> Result<Page<E::Model>, AppError>
+where
+    E: sea_orm::EntityTrait,
+{
+    use sea_orm::{
+        Order, QueryFilter, QueryOrder, QuerySelect,
+        sea_query::{Expr, ExprTrait},
+    };
+    let window = page.window(tag)?;
+    let descending = oldest_first != (window.direction == Direction::Forward);
+    let mut select = select;
+    if let Some(cursor) = &window.cursor {
+        let Key::Time(at) = cursor.key else {
+            return Err(bad("the cursor is malformed"));
+        };
+        let row = Expr::tuple([Expr::col(time), Expr::col(id)]);
+        let at = Expr::tuple([Expr::val(at), Expr::val(cursor.id)]);
+        select = select.filter(if descending { row.lt(at) } else { row.gt(at) });
+    }
+    let direction = if descending { Order::Desc } else { Order::Asc };
+    let rows = select
+        .order_by(time, direction.clone())
+        .order_by(id, direction)
+        .limit(window.limit + 1)
+        .all(conn)
+        .await?;
+    let rows = rows
+        .into_iter()
+        .map(|row| {
+            let (time, id) = key(&row);
+            (
+                Cursor {
+                    ordering: tag.to_owned(),
+                    key: Key::Time(time),
+                    id,
+                },
+                row,
+            )
+        })
+        .collect();
+    Ok(Page::from_rows(&window, rows))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,9 +62,9 @@ fn bad(message: &str) -> AppError {
     AppError::BadUserInput(message.to_owned())
 }
 
-/// Programs the viewer applied to or joined (wired up with applications).
-async fn mine(_services: &Services, _viewer: &Viewer) -> Result<Vec<i64>, AppError> {
-    Ok(Vec::new())
+/// Programs the viewer has a live application to or a running partnership with.
+async fn mine(services: &Services, viewer: &Viewer) -> Result<Vec<i64>, AppError> {
+    super::applications::live_program_ids(services, viewer).await
 }
 
 #[tracing::instrument(skip_all, fields(query_chars = input.query.chars().count()))]

@@ -176,6 +176,20 @@ pub async fn find_many(
     Ok(records(with_relations(select).all(&services.db).await?))
 }
 
+/// Programs by id with no visibility check, for callers who are a party to an object
+/// that names the program (an application, an enrollment): a partner keeps seeing the
+/// program it applied to after the vendor pauses it.
+pub async fn records_by_ids(
+    services: &Services,
+    ids: &[i64],
+) -> Result<Vec<ProgramRecord>, AppError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let select = program::Entity::find().filter(program::Column::Id.is_in(ids.iter().copied()));
+    Ok(records(with_relations(select).all(&services.db).await?))
+}
+
 /// Published, public programs by id, whoever asks (search hydration). The ids are looked
 /// up by primary key alone: a status condition in SQL could lead SQLite's planner to scan
 /// the status index instead.
@@ -363,6 +377,18 @@ pub async fn rules_of(
             .push((rule, tier));
     }
     Ok(by_program)
+}
+
+/// Tiers by id with no visibility check, for objects the caller already sees (the tier
+/// of an enrollment).
+pub async fn tiers_by_plain_ids(
+    services: &Services,
+    ids: &[i64],
+) -> Result<Vec<program_tier::Model>, AppError> {
+    Ok(program_tier::Entity::find()
+        .filter(program_tier::Column::Id.is_in(ids.iter().copied()))
+        .all(&services.db)
+        .await?)
 }
 
 /// Tiers by id, with their program's currency, if the viewer may see the program.

@@ -22,7 +22,7 @@ use entity::{
 pub use import::{ImportItem, import};
 pub use listing::{
     ProgramFilter, ProgramOrder, RuleWithTier, count, find, find_by_slug, find_listed, find_many,
-    list, rules_by_ids, rules_of, tiers_by_ids, tiers_of,
+    list, records_by_ids, rules_by_ids, rules_of, tiers_by_ids, tiers_by_plain_ids, tiers_of,
 };
 use rules::{CheckedListing, CheckedTerms};
 use rust_decimal::Decimal;

@@ -1,0 +1,410 @@
+//! Reading applications, enrollments and invitations. Every read starts from a scoped
+//! condition: the partner's own rows, the rows of the programs of the viewer's vendors,
+//! or everything for platform admins.
+
+use std::collections::HashMap;
+
+use entity::{
+    application::{self, ApplicationStatus},
+    application_event,
+    enrollment::{self, EnrollmentStatus},
+    invitation, partner, program, vendor_member,
+};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::{Expr, Query, SelectStatement},
+};
+
+use crate::{
+    auth::Viewer,
+    error::AppError,
+    service::{
+        Services,
+        pagination::{self, Page, PageRequest},
+        partners, vendors,
+    },
+};
+
+/// Narrowing of an application list; empty means every status.
+#[derive(Debug, Clone, Default)]
+pub struct ApplicationFilter {
+    pub statuses: Vec<ApplicationStatus>,
+}
+
+fn my_partner(user_id: i64) -> SelectStatement {
+    Query::select()
+        .column(partner::Column::Id)
+        .from(partner::Entity)
+        .and_where(partner::Column::UserId.eq(user_id))
+        .to_owned()
+}
+
+fn my_programs(user_id: i64) -> SelectStatement {
+    Query::select()
+        .column(program::Column::Id)
+        .from(program::Entity)
+        .and_where(
+            program::Column::VendorId.in_subquery(
+                Query::select()
+                    .column(vendor_member::Column::VendorId)
+                    .from(vendor_member::Entity)
+                    .and_where(vendor_member::Column::UserId.eq(user_id))
+                    .to_owned(),
+            ),
+        )
+        .to_owned()
+}
+
+/// Rows of a table with `program_id` and `partner_id` the viewer may see.
+fn scoped<C: ColumnTrait>(viewer: &Viewer, program_id: C, partner_id: C) -> Condition {
+    match viewer {
+        _ if viewer.is_admin() => Condition::all(),
+        Viewer::User(me) => Condition::any()
+            .add(partner_id.in_subquery(my_partner(me.user_id)))
+            .add(program_id.in_subquery(my_programs(me.user_id))),
+        Viewer::Anonymous => Condition::all().add(Expr::value(false)),
+    }
+}
+
+fn applications_visible_to(viewer: &Viewer) -> Condition {
+    scoped(
+        viewer,
+        application::Column::ProgramId,
+        application::Column::PartnerId,
+    )
+}
+
+fn enrollments_visible_to(viewer: &Viewer) -> Condition {
+    scoped(
+        viewer,
+        enrollment::Column::ProgramId,
+        enrollment::Column::PartnerId,
+    )
+}
+
+pub async fn applications_by_ids(
+    services: &Services,
+    viewer: &Viewer,
+    ids: &[i64],
+) -> Result<Vec<application::Model>, AppError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(application::Entity::find()
+        .filter(applications_visible_to(viewer))
+        .filter(application::Column::Id.is_in(ids.iter().copied()))
+        .all(&services.db)
+        .await?)
+}
+
+/// The application, or `NOT_FOUND` when it is missing or not the viewer's to see.
+pub(super) async fn application_for(
+    services: &Services,
+    viewer: &Viewer,
+    id: i64,
+) -> Result<application::Model, AppError> {
+    applications_by_ids(services, viewer, &[id])
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound)
+}
+
+pub async fn enrollments_by_ids(
+    services: &Services,
+    viewer: &Viewer,
+    ids: &[i64],
+) -> Result<Vec<enrollment::Model>, AppError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(enrollment::Entity::find()
+        .filter(enrollments_visible_to(viewer))
+        .filter(enrollment::Column::Id.is_in(ids.iter().copied()))
+        .all(&services.db)
+        .await?)
+}
+
+pub(super) async fn enrollment_for(
+    services: &Services,
+    viewer: &Viewer,
+    id: i64,
+) -> Result<enrollment::Model, AppError> {
+    enrollments_by_ids(services, viewer, &[id])
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound)
+}
+
+/// Invitations are visible to the inviting vendor's team, the invited partner and
+/// platform admins.
+pub async fn invitations_by_ids(
+    services: &Services,
+    viewer: &Viewer,
+    ids: &[i64],
+) -> Result<Vec<invitation::Model>, AppError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let condition = match viewer {
+        _ if viewer.is_admin() => Condition::all(),
+        Viewer::User(me) => Condition::any()
+            .add(invitation::Column::ProgramId.in_subquery(my_programs(me.user_id)))
+            .add(invitation::Column::PartnerId.in_subquery(my_partner(me.user_id))),
+        Viewer::Anonymous => Condition::all().add(Expr::value(false)),
+    };
+    Ok(invitation::Entity::find()
+        .filter(condition)
+        .filter(invitation::Column::Id.is_in(ids.iter().copied()))
+        .all(&services.db)
+        .await?)
+}
+
+/// The program, if the viewer is on its vendor's team (or a platform admin); otherwise
+/// `NOT_FOUND`, the answer for a missing program.
+async fn require_team(
+    services: &Services,
+    viewer: &Viewer,
+    program_id: i64,
+) -> Result<(), AppError> {
+    viewer.require_user()?;
+    let program = crate::service::programs::records_by_ids(services, &[program_id])
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound)?;
+    if viewer.is_admin()
+        || vendors::role_of(&services.db, viewer, program.program.vendor_id)
+            .await?
+            .is_some()
+    {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// The caller's applications, newest first.
+pub async fn my_applications(
+    services: &Services,
+    viewer: &Viewer,
+    filter: &ApplicationFilter,
+    page: &PageRequest,
+) -> Result<Page<application::Model>, AppError> {
+    viewer.require_user()?;
+    let partner_id = partners::mine(services, viewer).await?.map_or(0, |p| p.id);
+    let mut select =
+        application::Entity::find().filter(application::Column::PartnerId.eq(partner_id));
+    if !filter.statuses.is_empty() {
+        select = select.filter(application::Column::Status.is_in(filter.statuses.clone()));
+    }
+    pagination::by_time(
+        &services.db,
+        select,
+        application::Column::CreatedAt,
+        application::Column::Id,
+        "MY_APPLICATIONS",
+        false,
+        page,
+        |a| (a.created_at, a.id),
+    )
+    .await
+}
+
+/// A program's applications as a review queue, oldest first (vendor team only).
+pub async fn program_applications(
+    services: &Services,
+    viewer: &Viewer,
+    program_id: i64,
+    filter: &ApplicationFilter,
+    page: &PageRequest,
+) -> Result<Page<application::Model>, AppError> {
+    require_team(services, viewer, program_id).await?;
+    let mut select =
+        application::Entity::find().filter(application::Column::ProgramId.eq(program_id));
+    if !filter.statuses.is_empty() {
+        select = select.filter(application::Column::Status.is_in(filter.statuses.clone()));
+    }
+    pagination::by_time(
+        &services.db,
+        select,
+        application::Column::CreatedAt,
+        application::Column::Id,
+        "QUEUE",
+        true,
+        page,
+        |a| (a.created_at, a.id),
+    )
+    .await
+}
+
+/// The caller's partnerships, most recently joined first.
+pub async fn my_enrollments(
+    services: &Services,
+    viewer: &Viewer,
+    statuses: &[EnrollmentStatus],
+    page: &PageRequest,
+) -> Result<Page<enrollment::Model>, AppError> {
+    viewer.require_user()?;
+    let partner_id = partners::mine(services, viewer).await?.map_or(0, |p| p.id);
+    let mut select =
+        enrollment::Entity::find().filter(enrollment::Column::PartnerId.eq(partner_id));
+    if !statuses.is_empty() {
+        select = select.filter(enrollment::Column::Status.is_in(statuses.to_vec()));
+    }
+    pagination::by_time(
+        &services.db,
+        select,
+        enrollment::Column::JoinedAt,
+        enrollment::Column::Id,
+        "MY_ENROLLMENTS",
+        false,
+        page,
+        |e| (e.joined_at, e.id),
+    )
+    .await
+}
+
+/// A program's partners, most recently joined first (vendor team only).
+pub async fn program_enrollments(
+    services: &Services,
+    viewer: &Viewer,
+    program_id: i64,
+    statuses: &[EnrollmentStatus],
+    page: &PageRequest,
+) -> Result<Page<enrollment::Model>, AppError> {
+    require_team(services, viewer, program_id).await?;
+    let mut select =
+        enrollment::Entity::find().filter(enrollment::Column::ProgramId.eq(program_id));
+    if !statuses.is_empty() {
+        select = select.filter(enrollment::Column::Status.is_in(statuses.to_vec()));
+    }
+    pagination::by_time(
+        &services.db,
+        select,
+        enrollment::Column::JoinedAt,
+        enrollment::Column::Id,
+        "ENROLLMENTS",
+        false,
+        page,
+        |e| (e.joined_at, e.id),
+    )
+    .await
+}
+
+/// A program's invitations, newest first (vendor team only).
+pub async fn invitations_of(
+    services: &Services,
+    viewer: &Viewer,
+    program_id: i64,
+    page: &PageRequest,
+) -> Result<Page<invitation::Model>, AppError> {
+    require_team(services, viewer, program_id).await?;
+    pagination::by_time(
+        &services.db,
+        invitation::Entity::find().filter(invitation::Column::ProgramId.eq(program_id)),
+        invitation::Column::CreatedAt,
+        invitation::Column::Id,
+        "INVITATIONS",
+        false,
+        page,
+        |i| (i.created_at, i.id),
+    )
+    .await
+}
+
+/// For each program, the viewer's own most recent application to it.
+pub async fn viewer_applications(
+    services: &Services,
+    viewer: &Viewer,
+    program_ids: &[i64],
+) -> Result<HashMap<i64, application::Model>, AppError> {
+    let Some(partner) = partners::mine(services, viewer).await? else {
+        return Ok(HashMap::new());
+    };
+    let rows = application::Entity::find()
+        .filter(application::Column::PartnerId.eq(partner.id))
+        .filter(application::Column::ProgramId.is_in(program_ids.iter().copied()))
+        .order_by_asc(application::Column::CreatedAt)
+        .order_by_asc(application::Column::Id)
+        .all(&services.db)
+        .await?;
+    // Later rows overwrite earlier ones: the newest wins.
+    Ok(rows.into_iter().map(|a| (a.program_id, a)).collect())
+}
+
+/// For each program, the viewer's own most recent partnership with it.
+pub async fn viewer_enrollments(
+    services: &Services,
+    viewer: &Viewer,
+    program_ids: &[i64],
+) -> Result<HashMap<i64, enrollment::Model>, AppError> {
+    let Some(partner) = partners::mine(services, viewer).await? else {
+        return Ok(HashMap::new());
+    };
+    let rows = enrollment::Entity::find()
+        .filter(enrollment::Column::PartnerId.eq(partner.id))
+        .filter(enrollment::Column::ProgramId.is_in(program_ids.iter().copied()))
+        .order_by_asc(enrollment::Column::JoinedAt)
+        .order_by_asc(enrollment::Column::Id)
+        .all(&services.db)
+        .await?;
+    Ok(rows.into_iter().map(|e| (e.program_id, e)).collect())
+}
+
+/// The enrollment each application led to, for applications the caller already sees.
+pub async fn enrollment_of_applications(
+    services: &Services,
+    application_ids: &[i64],
+) -> Result<HashMap<i64, enrollment::Model>, AppError> {
+    Ok(enrollment::Entity::find()
+        .filter(enrollment::Column::ApplicationId.is_in(application_ids.iter().copied()))
+        .all(&services.db)
+        .await?
+        .into_iter()
+        .map(|e| (e.application_id, e))
+        .collect())
+}
+
+/// The funnel events of applications the caller already sees, oldest first.
+pub async fn application_events(
+    services: &Services,
+    application_ids: &[i64],
+) -> Result<HashMap<i64, Vec<application_event::Model>>, AppError> {
+    let mut by_application: HashMap<i64, Vec<application_event::Model>> = HashMap::new();
+    for e in application_event::Entity::find()
+        .filter(application_event::Column::ApplicationId.is_in(application_ids.iter().copied()))
+        .order_by_asc(application_event::Column::Id)
+        .all(&services.db)
+        .await?
+    {
+        by_application.entry(e.application_id).or_default().push(e);
+    }
+    Ok(by_application)
+}
+
+/// Programs the viewer has a live application to or a running partnership with (what
+/// `excludeMine` hides from search).
+pub async fn live_program_ids(services: &Services, viewer: &Viewer) -> Result<Vec<i64>, AppError> {
+    let Some(partner) = partners::mine(services, viewer).await? else {
+        return Ok(Vec::new());
+    };
+    let mut ids: Vec<i64> = application::Entity::find()
+        .filter(application::Column::PartnerId.eq(partner.id))
+        .filter(application::Column::Live.eq(true))
+        .all(&services.db)
+        .await?
+        .into_iter()
+        .map(|a| a.program_id)
+        .collect();
+    ids.extend(
+        enrollment::Entity::find()
+            .filter(enrollment::Column::PartnerId.eq(partner.id))
+            .filter(enrollment::Column::Live.eq(true))
+            .all(&services.db)
+            .await?
+            .into_iter()
+            .map(|e| e.program_id),
+    );
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
