@@ -6,25 +6,114 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::program_tier;
+use entity::{
+    application, application_event, application_question, enrollment, partner, program_tier,
+};
 
 use crate::{
+    auth::Viewer,
     error::AppError,
     service::{
-        Services,
-        programs::{self, RuleWithTier},
+        Services, applications, partners,
+        programs::{self, ProgramRecord, RuleWithTier},
     },
 };
 
 pub struct Loaders {
     services: Services,
+    /// The request's caller, for the `viewer…` fields.
+    viewer: Viewer,
 }
 
 pub type AppLoader = DataLoader<Loaders>;
 
-pub fn per_request(services: Services) -> AppLoader {
-    DataLoader::new(Loaders { services }, tokio::spawn).delay(Duration::ZERO)
+pub fn per_request(services: Services, viewer: Viewer) -> AppLoader {
+    DataLoader::new(Loaders { services, viewer }, tokio::spawn).delay(Duration::ZERO)
 }
+
+/// A program by id, for objects whose reader may see it (an application's program).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProgramById(pub i64);
+
+/// A partner profile by id, for objects whose reader may see it (an applicant).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PartnerById(pub i64);
+
+/// A tier by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TierById(pub i64);
+
+/// The active application questions of a program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct QuestionsOf(pub i64);
+
+/// The enrollment an application led to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EnrollmentOf(pub i64);
+
+/// The funnel events of an application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EventsOf(pub i64);
+
+/// The viewer's latest application to a program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ViewerApplication(pub i64);
+
+/// The viewer's latest partnership with a program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ViewerEnrollment(pub i64);
+
+macro_rules! loader {
+    ($key:ident, $value:ty, |$this:ident, $ids:ident| $load:expr) => {
+        impl Loader<$key> for Loaders {
+            type Value = $value;
+            type Error = Arc<AppError>;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                let $this = self;
+                let $ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+                let found: HashMap<i64, $value> = $load.map_err(Arc::new)?;
+                Ok(keys
+                    .iter()
+                    .filter_map(|k| found.get(&k.0).map(|v| (*k, v.clone())))
+                    .collect())
+            }
+        }
+    };
+}
+
+loader!(ProgramById, ProgramRecord, |this, ids| {
+    programs::records_by_ids(&this.services, &ids)
+        .await
+        .map(|rows| rows.into_iter().map(|r| (r.program.id, r)).collect())
+});
+loader!(PartnerById, partner::Model, |this, ids| {
+    partners::by_ids(&this.services, &ids)
+        .await
+        .map(|rows| rows.into_iter().map(|p| (p.id, p)).collect())
+});
+loader!(TierById, program_tier::Model, |this, ids| {
+    programs::tiers_by_plain_ids(&this.services, &ids)
+        .await
+        .map(|rows| rows.into_iter().map(|t| (t.id, t)).collect())
+});
+loader!(
+    QuestionsOf,
+    Vec<application_question::Model>,
+    |this, ids| { applications::questions_of(&this.services, &ids).await }
+);
+loader!(EnrollmentOf, enrollment::Model, |this, ids| {
+    applications::enrollment_of_applications(&this.services, &ids).await
+});
+loader!(EventsOf, Vec<application_event::Model>, |this, ids| {
+    applications::application_events(&this.services, &ids).await
+});
+loader!(ViewerApplication, application::Model, |this, ids| {
+    applications::viewer_applications(&this.services, &this.viewer, &ids).await
+});
+loader!(ViewerEnrollment, enrollment::Model, |this, ids| {
+    applications::viewer_enrollments(&this.services, &this.viewer, &ids).await
+});
 
 /// The tiers of a program, lowest rank first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -2,6 +2,7 @@
 //! that read the request context, call one service function and convert the result.
 
 mod accounts;
+mod applications;
 mod categories;
 mod connection;
 mod context;
@@ -30,7 +31,8 @@ pub fn with_request_data(
     services: &Services,
     info: RequestInfo,
 ) -> async_graphql::Request {
+    let viewer = info.auth.clone().unwrap_or(crate::auth::Viewer::Anonymous);
     request
         .data(info)
-        .data(loaders::per_request(services.clone()))
+        .data(loaders::per_request(services.clone(), viewer))
 }

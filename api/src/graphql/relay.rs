@@ -9,6 +9,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use super::{
     GqlResultExt,
     accounts::User,
+    applications::{Application, ApplicationQuestion, Enrollment, Invitation, Partner},
     categories::Category,
     context::ContextExt,
     programs::{CommissionRule, Program, ProgramTier},
@@ -17,7 +18,7 @@ use super::{
 use crate::{
     auth::Viewer,
     error::AppError,
-    service::{Services, programs, reference::categories, users, vendors},
+    service::{Services, applications, partners, programs, reference::categories, users, vendors},
 };
 
 /// Most IDs accepted by one `nodes` call.
@@ -33,10 +34,15 @@ pub enum NodeType {
     Program,
     ProgramTier,
     CommissionRule,
+    Partner,
+    ApplicationQuestion,
+    Application,
+    Enrollment,
+    Invitation,
 }
 
 impl NodeType {
-    const ALL: [NodeType; 7] = [
+    const ALL: [NodeType; 12] = [
         NodeType::User,
         NodeType::Vendor,
         NodeType::VendorMember,
@@ -44,6 +50,11 @@ impl NodeType {
         NodeType::Program,
         NodeType::ProgramTier,
         NodeType::CommissionRule,
+        NodeType::Partner,
+        NodeType::ApplicationQuestion,
+        NodeType::Application,
+        NodeType::Enrollment,
+        NodeType::Invitation,
     ];
 
     fn name(self) -> &'static str {
@@ -55,6 +66,11 @@ impl NodeType {
             Self::Program => "Program",
             Self::ProgramTier => "ProgramTier",
             Self::CommissionRule => "CommissionRule",
+            Self::Partner => "Partner",
+            Self::ApplicationQuestion => "ApplicationQuestion",
+            Self::Application => "Application",
+            Self::Enrollment => "Enrollment",
+            Self::Invitation => "Invitation",
         }
     }
 }
@@ -112,6 +128,11 @@ pub enum Node {
     Program(Program),
     ProgramTier(ProgramTier),
     CommissionRule(CommissionRule),
+    Partner(Partner),
+    ApplicationQuestion(ApplicationQuestion),
+    Application(Application),
+    Enrollment(Enrollment),
+    Invitation(Invitation),
 }
 
 #[derive(Default)]
@@ -207,6 +228,31 @@ async fn load(
                     Node::CommissionRule(CommissionRule::new(r, t, &currency)),
                 )
             })
+            .collect(),
+        NodeType::Partner => partners::find_many(services, viewer, ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, Node::Partner(Partner(p))))
+            .collect(),
+        NodeType::ApplicationQuestion => applications::questions_by_ids(services, viewer, ids)
+            .await?
+            .into_iter()
+            .map(|q| (q.id, Node::ApplicationQuestion(ApplicationQuestion(q))))
+            .collect(),
+        NodeType::Application => applications::applications_by_ids(services, viewer, ids)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, Node::Application(Application(a))))
+            .collect(),
+        NodeType::Enrollment => applications::enrollments_by_ids(services, viewer, ids)
+            .await?
+            .into_iter()
+            .map(|e| (e.id, Node::Enrollment(Enrollment(e))))
+            .collect(),
+        NodeType::Invitation => applications::invitations_by_ids(services, viewer, ids)
+            .await?
+            .into_iter()
+            .map(|i| (i.id, Node::Invitation(Invitation(i))))
             .collect(),
     })
 }

@@ -4,6 +4,7 @@ use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema, S
 
 use super::{
     accounts::{AccountMutation, AccountQuery},
+    applications::{ApplicationMutation, ApplicationQuery},
     categories::CategoryQuery,
     limits::RequestLimits,
     programs::{ProgramMutation, ProgramQuery},
@@ -21,10 +22,16 @@ pub struct Query(
     VendorQuery,
     ProgramQuery,
     SearchQuery,
+    ApplicationQuery,
 );
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AccountMutation, VendorMutation, ProgramMutation);
+pub struct Mutation(
+    AccountMutation,
+    VendorMutation,
+    ProgramMutation,
+    ApplicationMutation,
+);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 

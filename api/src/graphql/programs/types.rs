@@ -7,9 +7,10 @@ use rust_decimal::Decimal;
 
 use crate::{
     graphql::{
+        applications::{Application, ApplicationQuestion, Enrollment},
         categories::Category,
         error::to_graphql_ref,
-        loaders::{AppLoader, RulesOf, TiersOf},
+        loaders::{AppLoader, QuestionsOf, RulesOf, TiersOf, ViewerApplication, ViewerEnrollment},
         money::Money,
         relay::{self, NodeType},
         vendors::Vendor,
@@ -278,6 +279,50 @@ impl Program {
 
     async fn vendor(&self) -> Vendor {
         Vendor(self.0.vendor.clone())
+    }
+
+    /// The application form, in order.
+    async fn application_questions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<ApplicationQuestion>> {
+        Ok(ctx
+            .data_unchecked::<AppLoader>()
+            .load_one(QuestionsOf(self.0.program.id))
+            .await
+            .map_err(loader_error)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(ApplicationQuestion)
+            .collect())
+    }
+
+    /// Your most recent application to this program (null when logged out or never
+    /// applied): lets a listing page show "applied".
+    async fn viewer_application(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Application>> {
+        Ok(ctx
+            .data_unchecked::<AppLoader>()
+            .load_one(ViewerApplication(self.0.program.id))
+            .await
+            .map_err(loader_error)?
+            .map(Application))
+    }
+
+    /// Your most recent partnership with this program: lets a listing page show
+    /// "joined".
+    async fn viewer_enrollment(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Enrollment>> {
+        Ok(ctx
+            .data_unchecked::<AppLoader>()
+            .load_one(ViewerEnrollment(self.0.program.id))
+            .await
+            .map_err(loader_error)?
+            .map(Enrollment))
     }
 
     /// Levels of the program, lowest rank first.
