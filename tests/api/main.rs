@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
 
 mod accounts;
+mod application_authorization;
+mod applications;
 mod authorization;
 mod errors;
 mod http;

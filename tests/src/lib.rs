@@ -7,6 +7,7 @@
 mod client;
 mod database;
 pub mod fixtures;
+pub mod market;
 
 use std::net::SocketAddr;
 
