@@ -471,6 +471,57 @@ fn description(name: &str, what: &str, audience: &str, perks: &[&str]) -> String
 }
 
 /// Every demo program, five per vendor, with a deterministic mix of terms and statuses.
+/// One question of a demo application form: (prompt, kind, options, required).
+pub type QuestionSpec = (
+    &'static str,
+    entity::application_question::QuestionKind,
+    &'static [&'static str],
+    bool,
+);
+
+/// Application forms of demo programs, by program slug. The README's walk-through
+/// applies to `acme-analytics-resellers` (manual review) with these answers.
+pub fn application_forms() -> Vec<(&'static str, Vec<QuestionSpec>)> {
+    use entity::application_question::QuestionKind::*;
+    vec![
+        (
+            "acme-analytics-resellers",
+            vec![
+                ("Which markets do you sell into?", ShortText, &[], true),
+                ("Your company website", Url, &[], false),
+                (
+                    "Typical customer size",
+                    SingleSelect,
+                    &["1-50 employees", "51-500 employees", "500+ employees"],
+                    true,
+                ),
+            ],
+        ),
+        (
+            "pipeline-crm-agencies",
+            vec![
+                (
+                    "How many CRM projects did you deliver last year?",
+                    ShortText,
+                    &[],
+                    true,
+                ),
+                (
+                    "Services you offer",
+                    MultiSelect,
+                    &[
+                        "Implementation",
+                        "Training",
+                        "Custom development",
+                        "Support",
+                    ],
+                    true,
+                ),
+            ],
+        ),
+    ]
+}
+
 pub fn programs() -> Vec<ProgramSpec> {
     let mut rng = Rng::new(2026);
     let mut all = Vec::new();
