@@ -132,6 +132,7 @@ pub enum AuthFailure {
     InvalidRefreshToken,
     RefreshTokenReused,
     LoginRequired,
+    InvalidApiKey,
 }
 
 impl AuthFailure {
@@ -145,6 +146,7 @@ impl AuthFailure {
                 "the refresh token was already used; every session of this log-in has been revoked"
             }
             Self::LoginRequired => "you must be logged in to do this",
+            Self::InvalidApiKey => "the API key is invalid or revoked",
         }
     }
 }

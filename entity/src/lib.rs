@@ -1,6 +1,7 @@
 //! sea-orm entities: the storage model. Never exposed as API types directly; the GraphQL
 //! layer and the search documents convert from these explicitly.
 
+pub mod api_key;
 pub mod application;
 pub mod application_event;
 pub mod application_question;

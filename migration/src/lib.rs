@@ -9,6 +9,7 @@ mod m20261121_000001_accounts;
 mod m20261121_000002_listings;
 mod m20261121_000003_search_outbox;
 mod m20261121_000004_applications;
+mod m20261121_000005_api_keys;
 
 /// Every migration of the project, oldest first.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_listings::Migration),
             Box::new(m20261121_000003_search_outbox::Migration),
             Box::new(m20261121_000004_applications::Migration),
+            Box::new(m20261121_000005_api_keys::Migration),
         ]
     }
 }

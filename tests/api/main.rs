@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
 
 mod accounts;
+mod api_keys;
 mod application_authorization;
 mod applications;
 mod authorization;

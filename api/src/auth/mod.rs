@@ -8,4 +8,4 @@ pub mod viewer;
 
 pub use jwt::{AccessTokens, IssuedToken};
 pub use password::PasswordHasher;
-pub use viewer::{UserViewer, Viewer};
+pub use viewer::{ApiKeyViewer, UserViewer, Viewer};

@@ -1,6 +1,6 @@
 //! Who is asking: the identity every service call is authorized against.
 
-use entity::user::PlatformRole;
+use entity::{api_key::ApiScope, user::PlatformRole};
 
 use crate::error::{AppError, AuthFailure};
 
@@ -13,19 +13,36 @@ pub struct UserViewer {
     pub role: PlatformRole,
 }
 
+/// A vendor's back end, as proven by one of its API keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyViewer {
+    pub key_id: i64,
+    pub vendor_id: i64,
+    pub scopes: Vec<ApiScope>,
+}
+
+impl ApiKeyViewer {
+    pub fn allows(&self, scope: ApiScope) -> bool {
+        self.scopes.contains(&scope)
+    }
+}
+
 /// The caller of a request. A request with no credentials is `Anonymous`; a request with
 /// bad credentials never becomes one (see [`from_authorization_header`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Viewer {
     Anonymous,
     User(UserViewer),
+    /// A vendor API key: reaches its own vendor's data within its scopes, and acts as
+    /// nobody's account (user-only operations answer `FORBIDDEN`).
+    ApiKey(ApiKeyViewer),
 }
 
 impl Viewer {
     pub fn user_id(&self) -> Option<i64> {
         match self {
             Self::User(user) => Some(user.user_id),
-            Self::Anonymous => None,
+            Self::Anonymous | Self::ApiKey(_) => None,
         }
     }
 
@@ -44,6 +61,7 @@ impl Viewer {
         match self {
             Self::User(user) => Ok(user),
             Self::Anonymous => Err(AppError::Unauthenticated(AuthFailure::LoginRequired)),
+            Self::ApiKey(_) => Err(AppError::Forbidden),
         }
     }
 }
@@ -65,3 +83,21 @@ pub fn from_authorization_header(
     }
     tokens.verify(token).map(Viewer::User)
 }
+
+/// The API key presented with a request, if any: `X-Api-Key: mk_…`, or a bearer token
+/// with the key prefix (`Authorization: Bearer mk_…`).
+pub fn api_key_of<'a>(
+    authorization: Option<&'a str>,
+    x_api_key: Option<&'a str>,
+) -> Option<&'a str> {
+    if let Some(key) = x_api_key {
+        return Some(key.trim());
+    }
+    let value = authorization?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && token.starts_with(API_KEY_PREFIX)).then_some(token)
+}
+
+/// Every API key starts with this.
+pub const API_KEY_PREFIX: &str = "mk_";

@@ -9,6 +9,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use super::{
     GqlResultExt,
     accounts::User,
+    api_keys::ApiKey,
     applications::{Application, ApplicationQuestion, Enrollment, Invitation, Partner},
     categories::Category,
     context::ContextExt,
@@ -18,7 +19,9 @@ use super::{
 use crate::{
     auth::Viewer,
     error::AppError,
-    service::{Services, applications, partners, programs, reference::categories, users, vendors},
+    service::{
+        Services, api_keys, applications, partners, programs, reference::categories, users, vendors,
+    },
 };
 
 /// Most IDs accepted by one `nodes` call.
@@ -39,10 +42,11 @@ pub enum NodeType {
     Application,
     Enrollment,
     Invitation,
+    ApiKey,
 }
 
 impl NodeType {
-    const ALL: [NodeType; 12] = [
+    const ALL: [NodeType; 13] = [
         NodeType::User,
         NodeType::Vendor,
         NodeType::VendorMember,
@@ -55,6 +59,7 @@ impl NodeType {
         NodeType::Application,
         NodeType::Enrollment,
         NodeType::Invitation,
+        NodeType::ApiKey,
     ];
 
     fn name(self) -> &'static str {
@@ -71,6 +76,7 @@ impl NodeType {
             Self::Application => "Application",
             Self::Enrollment => "Enrollment",
             Self::Invitation => "Invitation",
+            Self::ApiKey => "ApiKey",
         }
     }
 }
@@ -133,6 +139,7 @@ pub enum Node {
     Application(Application),
     Enrollment(Enrollment),
     Invitation(Invitation),
+    ApiKey(ApiKey),
 }
 
 #[derive(Default)]
@@ -253,6 +260,11 @@ async fn load(
             .await?
             .into_iter()
             .map(|i| (i.id, Node::Invitation(Invitation(i))))
+            .collect(),
+        NodeType::ApiKey => api_keys::find_many(services, viewer, ids)
+            .await?
+            .into_iter()
+            .map(|k| (k.id, Node::ApiKey(ApiKey(k))))
             .collect(),
     })
 }

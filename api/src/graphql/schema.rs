@@ -4,6 +4,7 @@ use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema, S
 
 use super::{
     accounts::{AccountMutation, AccountQuery},
+    api_keys::ApiKeyMutation,
     applications::{ApplicationMutation, ApplicationQuery},
     categories::CategoryQuery,
     limits::RequestLimits,
@@ -31,6 +32,7 @@ pub struct Mutation(
     VendorMutation,
     ProgramMutation,
     ApplicationMutation,
+    ApiKeyMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

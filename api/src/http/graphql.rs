@@ -290,8 +290,16 @@ async fn execute(
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("\u{0}"));
+    let x_api_key = req
+        .headers()
+        .get("x-api-key")
+        .map(|v| v.to_str().unwrap_or("\u{0}"));
+    let auth = match viewer::api_key_of(authorization, x_api_key) {
+        Some(secret) => crate::service::api_keys::authenticate(&state.services, secret).await,
+        None => viewer::from_authorization_header(authorization, &state.services.access_tokens),
+    };
     let info = RequestInfo {
-        auth: viewer::from_authorization_header(authorization, &state.services.access_tokens),
+        auth,
         request_id: req.extensions().get::<RequestId>().map(|id| id.0.clone()),
     };
     let marker = ExecutionMarker::default();

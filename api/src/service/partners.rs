@@ -379,7 +379,25 @@ pub fn visible_to(viewer: &Viewer) -> Select<partner::Entity> {
                     ),
                 ),
         ),
-        Viewer::Anonymous => select.filter(Expr::value(false)),
+        Viewer::ApiKey(key) if key.allows(entity::api_key::ApiScope::ApplicationsRead) => select
+            .filter(
+                partner::Column::Id.in_subquery(
+                    Query::select()
+                        .column((application::Entity, application::Column::PartnerId))
+                        .from(application::Entity)
+                        .inner_join(
+                            program::Entity,
+                            Expr::col((program::Entity, program::Column::Id))
+                                .equals((application::Entity, application::Column::ProgramId)),
+                        )
+                        .and_where(
+                            Expr::col((program::Entity, program::Column::VendorId))
+                                .eq(key.vendor_id),
+                        )
+                        .to_owned(),
+                ),
+            ),
+        Viewer::Anonymous | Viewer::ApiKey(_) => select.filter(Expr::value(false)),
     }
 }
 

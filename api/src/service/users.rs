@@ -11,7 +11,7 @@ pub fn visible_to(viewer: &Viewer) -> Select<user::Entity> {
     let scope = match viewer {
         _ if viewer.is_admin() => Condition::all(),
         Viewer::User(me) => Condition::all().add(user::Column::Id.eq(me.user_id)),
-        Viewer::Anonymous => Condition::any(), // matches nothing
+        Viewer::Anonymous | Viewer::ApiKey(_) => Condition::any(), // matches nothing
     };
     user::Entity::find().filter(scope)
 }

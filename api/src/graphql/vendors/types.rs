@@ -74,6 +74,25 @@ impl Vendor {
         self.0.updated_at
     }
 
+    /// The vendor's API keys, newest first (its `OWNER`s and `ADMIN`s only; null for
+    /// anyone else). Secrets are never shown again after creation.
+    async fn api_keys(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<crate::graphql::api_keys::ApiKey>>> {
+        let actor = ctx.actor()?;
+        Ok(
+            crate::service::api_keys::of_vendor(ctx.services(), &actor.viewer, self.0.id)
+                .await
+                .gql()?
+                .map(|keys| {
+                    keys.into_iter()
+                        .map(crate::graphql::api_keys::ApiKey)
+                        .collect()
+                }),
+        )
+    }
+
     /// The vendor's programs. The public sees published public listings; the vendor's
     /// team also sees drafts, paused, archived and invite-only ones (all statuses unless
     /// `filter.statuses` says otherwise).

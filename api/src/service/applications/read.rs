@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use entity::{
+    api_key::ApiScope,
     application::{self, ApplicationStatus},
     application_event,
     enrollment::{self, EnrollmentStatus},
@@ -55,14 +56,31 @@ fn my_programs(user_id: i64) -> SelectStatement {
         .to_owned()
 }
 
-/// Rows of a table with `program_id` and `partner_id` the viewer may see.
-fn scoped<C: ColumnTrait>(viewer: &Viewer, program_id: C, partner_id: C) -> Condition {
+fn vendor_programs(vendor_id: i64) -> SelectStatement {
+    Query::select()
+        .column(program::Column::Id)
+        .from(program::Entity)
+        .and_where(program::Column::VendorId.eq(vendor_id))
+        .to_owned()
+}
+
+/// Rows of a table with `program_id` and `partner_id` the viewer may see; an API key
+/// sees its vendor's rows when it holds `scope`.
+fn scoped<C: ColumnTrait>(
+    viewer: &Viewer,
+    program_id: C,
+    partner_id: C,
+    scope: ApiScope,
+) -> Condition {
     match viewer {
         _ if viewer.is_admin() => Condition::all(),
         Viewer::User(me) => Condition::any()
             .add(partner_id.in_subquery(my_partner(me.user_id)))
             .add(program_id.in_subquery(my_programs(me.user_id))),
-        Viewer::Anonymous => Condition::all().add(Expr::value(false)),
+        Viewer::ApiKey(key) if key.allows(scope) => {
+            Condition::all().add(program_id.in_subquery(vendor_programs(key.vendor_id)))
+        }
+        Viewer::Anonymous | Viewer::ApiKey(_) => Condition::all().add(Expr::value(false)),
     }
 }
 
@@ -71,6 +89,7 @@ fn applications_visible_to(viewer: &Viewer) -> Condition {
         viewer,
         application::Column::ProgramId,
         application::Column::PartnerId,
+        ApiScope::ApplicationsRead,
     )
 }
 
@@ -79,6 +98,7 @@ fn enrollments_visible_to(viewer: &Viewer) -> Condition {
         viewer,
         enrollment::Column::ProgramId,
         enrollment::Column::PartnerId,
+        ApiScope::EnrollmentsRead,
     )
 }
 
@@ -150,7 +170,7 @@ pub async fn invitations_by_ids(
         Viewer::User(me) => Condition::any()
             .add(invitation::Column::ProgramId.in_subquery(my_programs(me.user_id)))
             .add(invitation::Column::PartnerId.in_subquery(my_partner(me.user_id))),
-        Viewer::Anonymous => Condition::all().add(Expr::value(false)),
+        Viewer::Anonymous | Viewer::ApiKey(_) => Condition::all().add(Expr::value(false)),
     };
     Ok(invitation::Entity::find()
         .filter(condition)
@@ -159,18 +179,27 @@ pub async fn invitations_by_ids(
         .await?)
 }
 
-/// The program, if the viewer is on its vendor's team (or a platform admin); otherwise
-/// `NOT_FOUND`, the answer for a missing program.
+/// The program, if the viewer is on its vendor's team (or a platform admin, or the
+/// vendor's API key holding `scope`); otherwise `NOT_FOUND`, the answer for a missing
+/// program.
 async fn require_team(
     services: &Services,
     viewer: &Viewer,
     program_id: i64,
+    scope: ApiScope,
 ) -> Result<(), AppError> {
-    viewer.require_user()?;
     let program = crate::service::programs::records_by_ids(services, &[program_id])
         .await?
-        .pop()
-        .ok_or(AppError::NotFound)?;
+        .pop();
+    if let Viewer::ApiKey(key) = viewer {
+        return match program {
+            Some(p) if p.program.vendor_id == key.vendor_id && key.allows(scope) => Ok(()),
+            Some(p) if p.program.vendor_id == key.vendor_id => Err(AppError::Forbidden),
+            _ => Err(AppError::NotFound),
+        };
+    }
+    viewer.require_user()?;
+    let program = program.ok_or(AppError::NotFound)?;
     if viewer.is_admin()
         || vendors::role_of(&services.db, viewer, program.program.vendor_id)
             .await?
@@ -217,7 +246,7 @@ pub async fn program_applications(
     filter: &ApplicationFilter,
     page: &PageRequest,
 ) -> Result<Page<application::Model>, AppError> {
-    require_team(services, viewer, program_id).await?;
+    require_team(services, viewer, program_id, ApiScope::ApplicationsRead).await?;
     let mut select =
         application::Entity::find().filter(application::Column::ProgramId.eq(program_id));
     if !filter.statuses.is_empty() {
@@ -271,7 +300,7 @@ pub async fn program_enrollments(
     statuses: &[EnrollmentStatus],
     page: &PageRequest,
 ) -> Result<Page<enrollment::Model>, AppError> {
-    require_team(services, viewer, program_id).await?;
+    require_team(services, viewer, program_id, ApiScope::EnrollmentsRead).await?;
     let mut select =
         enrollment::Entity::find().filter(enrollment::Column::ProgramId.eq(program_id));
     if !statuses.is_empty() {
@@ -297,7 +326,10 @@ pub async fn invitations_of(
     program_id: i64,
     page: &PageRequest,
 ) -> Result<Page<invitation::Model>, AppError> {
-    require_team(services, viewer, program_id).await?;
+    if matches!(viewer, Viewer::ApiKey(_)) {
+        return Err(AppError::Forbidden);
+    }
+    require_team(services, viewer, program_id, ApiScope::ApplicationsRead).await?;
     pagination::by_time(
         &services.db,
         invitation::Entity::find().filter(invitation::Column::ProgramId.eq(program_id)),

@@ -111,6 +111,9 @@ pub fn visible_to(viewer: &Viewer) -> Condition {
     match viewer {
         _ if viewer.is_admin() => Condition::all(),
         Viewer::User(me) => Condition::any().add(published).add(my_vendors(me.user_id)),
+        Viewer::ApiKey(key) => Condition::any()
+            .add(published)
+            .add(program::Column::VendorId.eq(key.vendor_id)),
         Viewer::Anonymous => published,
     }
 }
@@ -123,6 +126,9 @@ pub fn listed_to(viewer: &Viewer) -> Condition {
         Viewer::User(me) => Condition::any()
             .add(published_public())
             .add(my_vendors(me.user_id)),
+        Viewer::ApiKey(key) => Condition::any()
+            .add(published_public())
+            .add(program::Column::VendorId.eq(key.vendor_id)),
         Viewer::Anonymous => published_public(),
     }
 }
