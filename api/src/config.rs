@@ -209,6 +209,11 @@ pub struct Settings {
     #[arg(long, env = "SEARCH_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
     pub search_worker: bool,
 
+    /// Run the job that approves commissions once their holding period ends (tests run
+    /// it explicitly, with their own clock).
+    #[arg(long, env = "LEDGER_JOB", default_value_t = true, action = clap::ArgAction::Set)]
+    pub ledger_job: bool,
+
     /// Keep the embedded search index in RAM instead of DATA_DIR/search (tests).
     #[arg(long, env = "SEARCH_IN_MEMORY", default_value_t = false, action = clap::ArgAction::Set)]
     pub search_in_memory: bool,
@@ -250,6 +255,8 @@ impl fmt::Debug for Secret {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub mode: Mode,
+    /// Run the commission approval job.
+    pub ledger_job: bool,
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
@@ -421,6 +428,7 @@ impl Settings {
 
         Ok(Config {
             mode: self.mode,
+            ledger_job: self.ledger_job,
             bind: self.bind,
             search,
             data_dir: self.data_dir,

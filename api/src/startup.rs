@@ -46,6 +46,7 @@ pub struct Application {
     server: Server,
     services: Services,
     worker: Option<Worker>,
+    ledger_job: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Which search engine a process works with.
@@ -109,11 +110,15 @@ impl Application {
                 },
             )
         });
+        let ledger_job = config
+            .ledger_job
+            .then(|| tokio::spawn(ledger_job(services.clone())));
         Ok(Self {
             address,
             server,
             services,
             worker,
+            ledger_job,
         })
     }
 
@@ -136,7 +141,23 @@ impl Application {
         if let Some(worker) = self.worker {
             worker.stop().await;
         }
+        if let Some(job) = self.ledger_job {
+            job.abort();
+        }
         served
+    }
+}
+
+/// Approves commissions whose holding period has ended, once a minute. Each pass is one
+/// idempotent statement, so stopping it at any point loses nothing.
+async fn ledger_job(services: Services) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        if let Err(e) = crate::service::ledger::approve_due(&services, crate::service::now()).await
+        {
+            tracing::warn!(error = ?e, "commission approval pass failed; retrying next minute");
+        }
     }
 }
 

@@ -10,6 +10,7 @@ mod m20261121_000002_listings;
 mod m20261121_000003_search_outbox;
 mod m20261121_000004_applications;
 mod m20261121_000005_api_keys;
+mod m20261121_000006_ledger;
 
 /// Every migration of the project, oldest first.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_search_outbox::Migration),
             Box::new(m20261121_000004_applications::Migration),
             Box::new(m20261121_000005_api_keys::Migration),
+            Box::new(m20261121_000006_ledger::Migration),
         ]
     }
 }

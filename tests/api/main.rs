@@ -9,6 +9,7 @@ mod applications;
 mod authorization;
 mod errors;
 mod http;
+mod ledger;
 mod listing;
 mod migrations;
 mod programs;

@@ -88,6 +88,8 @@ impl TestApp {
             "true",
             "--search-worker",
             "false",
+            "--ledger-job",
+            "false",
         ]
         .into_iter()
         .map(str::to_owned)

@@ -9,6 +9,7 @@ mod connection;
 mod context;
 mod error;
 mod input;
+mod ledger;
 mod limits;
 mod loaders;
 mod money;

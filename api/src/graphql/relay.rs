@@ -43,10 +43,12 @@ pub enum NodeType {
     Enrollment,
     Invitation,
     ApiKey,
+    Conversion,
+    Commission,
 }
 
 impl NodeType {
-    const ALL: [NodeType; 13] = [
+    const ALL: [NodeType; 15] = [
         NodeType::User,
         NodeType::Vendor,
         NodeType::VendorMember,
@@ -60,6 +62,8 @@ impl NodeType {
         NodeType::Enrollment,
         NodeType::Invitation,
         NodeType::ApiKey,
+        NodeType::Conversion,
+        NodeType::Commission,
     ];
 
     fn name(self) -> &'static str {
@@ -77,6 +81,8 @@ impl NodeType {
             Self::Enrollment => "Enrollment",
             Self::Invitation => "Invitation",
             Self::ApiKey => "ApiKey",
+            Self::Conversion => "Conversion",
+            Self::Commission => "Commission",
         }
     }
 }
@@ -266,6 +272,8 @@ async fn load(
             .into_iter()
             .map(|k| (k.id, Node::ApiKey(ApiKey(k))))
             .collect(),
+        // Reachable through the payloads that return them; not fetchable by id yet.
+        NodeType::Conversion | NodeType::Commission => Vec::new(),
     })
 }
 

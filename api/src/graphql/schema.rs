@@ -7,6 +7,7 @@ use super::{
     api_keys::ApiKeyMutation,
     applications::{ApplicationMutation, ApplicationQuery},
     categories::CategoryQuery,
+    ledger::{LedgerMutation, LedgerQuery},
     limits::RequestLimits,
     programs::{ProgramMutation, ProgramQuery},
     relay::NodeQuery,
@@ -24,6 +25,7 @@ pub struct Query(
     ProgramQuery,
     SearchQuery,
     ApplicationQuery,
+    LedgerQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -33,6 +35,7 @@ pub struct Mutation(
     ProgramMutation,
     ApplicationMutation,
     ApiKeyMutation,
+    LedgerMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

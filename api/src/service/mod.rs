@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod applications;
 pub mod audit;
 pub mod demo;
+pub mod ledger;
 pub mod pagination;
 pub mod partners;
 pub mod programs;

@@ -10,7 +10,9 @@ use async_graphql::{
 };
 use inputs::{CreateProgramInput, ProgramVersionInput, SetProgramTermsInput, UpdateProgramInput};
 pub use inputs::{ProgramFilter, ProgramOrder, VendorProgramFilter};
-pub use types::{CommissionModel, CommissionRule, PartnerType, Program, ProgramTier};
+pub use types::{
+    CommissionEvent, CommissionModel, CommissionRule, PartnerType, Program, ProgramTier,
+};
 
 use super::{
     GqlResultExt,

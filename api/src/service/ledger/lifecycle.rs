@@ -1,0 +1,261 @@
+//! Moving ledger rows along: approval when the holding period ends (a background job
+//! with an injectable clock), payment in batches, reversal of refunded conversions.
+
+use chrono::{DateTime, Utc};
+use entity::{
+    commission::{self, CommissionKind, CommissionStatus},
+    conversion, enrollment, program,
+};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, NotSet, QueryFilter,
+    sea_query::{Expr, Query},
+};
+
+use super::{Recorded, conversion_for, may_write};
+use crate::{
+    db,
+    error::{AppError, FieldError, FieldErrorCode},
+    service::{
+        Actor, Services,
+        audit::{self, Event},
+        validate,
+    },
+};
+
+/// Most commissions one payment may settle.
+pub const MAX_PAID_AT_ONCE: usize = 500;
+
+/// Approves every pending row whose holding period has ended by `now`, and stamps the
+/// partnerships whose first commission that approves (`activatedAt`). Returns the rows
+/// approved. Idempotent; the clock is the caller's so tests need no waiting.
+pub async fn approve_due(services: &Services, now: DateTime<Utc>) -> Result<u64, AppError> {
+    let txn = db::begin_write(&services.db).await?;
+    let approved = commission::Entity::update_many()
+        .col_expr(
+            commission::Column::Status,
+            Expr::value(CommissionStatus::Approved),
+        )
+        .col_expr(commission::Column::ApprovedAt, Expr::value(now))
+        .filter(commission::Column::Status.eq(CommissionStatus::Pending))
+        .filter(commission::Column::AvailableAt.lte(now))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if approved > 0 {
+        enrollment::Entity::update_many()
+            .col_expr(enrollment::Column::ActivatedAt, Expr::value(now))
+            .filter(enrollment::Column::ActivatedAt.is_null())
+            .filter(
+                enrollment::Column::Id.in_subquery(
+                    Query::select()
+                        .column(commission::Column::EnrollmentId)
+                        .from(commission::Entity)
+                        .and_where(
+                            commission::Column::Status
+                                .is_in([CommissionStatus::Approved, CommissionStatus::Paid]),
+                        )
+                        .and_where(commission::Column::Kind.eq(CommissionKind::Earning))
+                        .and_where(commission::Column::AmountMinor.gt(0))
+                        .to_owned(),
+                ),
+            )
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    if approved > 0 {
+        tracing::info!(approved, "commissions approved after their holding period");
+    }
+    Ok(approved)
+}
+
+/// Reverses a refunded conversion: appends the negative of each of its commissions.
+/// A reversal of a paid commission is owed back (`APPROVED`, deducted from the next
+/// payment); of a pending or approved one, it shares that status.
+#[tracing::instrument(skip_all, fields(conversion_id = id))]
+pub async fn reverse(
+    services: &Services,
+    actor: &Actor,
+    id: i64,
+    reason: &str,
+) -> Result<Recorded, AppError> {
+    if matches!(actor.viewer, crate::auth::Viewer::Anonymous) {
+        actor.viewer.require_user()?;
+    }
+    let (current, _) = conversion_for(services, actor, id).await?;
+    let reason = validate::text("reason", reason, 1, 1_000).map_err(AppError::invalid)?;
+    let twice = || {
+        AppError::invalid(FieldError::new(
+            "conversionId",
+            FieldErrorCode::InvalidTransition,
+            "this conversion is already reversed",
+        ))
+    };
+    if current.reversed_at.is_some() {
+        return Err(twice());
+    }
+    let now = crate::service::now();
+    let txn = db::begin_write(&services.db).await?;
+    let claimed = conversion::Entity::update_many()
+        .col_expr(conversion::Column::ReversedAt, Expr::value(now))
+        .col_expr(
+            conversion::Column::ReversalReason,
+            Expr::value(reason.clone()),
+        )
+        .filter(conversion::Column::Id.eq(id))
+        .filter(conversion::Column::ReversedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Err(twice());
+    }
+    let earnings = commission::Entity::find()
+        .filter(commission::Column::ConversionId.eq(id))
+        .filter(commission::Column::Kind.eq(CommissionKind::Earning))
+        .all(&txn)
+        .await?;
+    for earning in &earnings {
+        let status = match earning.status {
+            CommissionStatus::Paid => CommissionStatus::Approved,
+            other => other,
+        };
+        commission::ActiveModel {
+            id: NotSet,
+            conversion_id: Set(id),
+            enrollment_id: Set(earning.enrollment_id),
+            program_id: Set(earning.program_id),
+            partner_id: Set(earning.partner_id),
+            rule_id: Set(earning.rule_id),
+            kind: Set(CommissionKind::Reversal),
+            amount_minor: Set(-earning.amount_minor),
+            currency: Set(earning.currency.clone()),
+            status: Set(status),
+            available_at: Set(earning.available_at),
+            approved_at: Set((status == CommissionStatus::Approved).then_some(now)),
+            paid_at: Set(None),
+            payout_reference: Set(None),
+            reverses_id: Set(Some(earning.id)),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+    }
+    audit::record(
+        &txn,
+        actor,
+        Event::new("conversion.reversed", "Conversion", id)
+            .with(serde_json::json!({ "reason": reason })),
+    )
+    .await?;
+    txn.commit().await?;
+    let conversion = conversion::Entity::find_by_id(id)
+        .one(&services.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let commissions = commission::Entity::find()
+        .filter(commission::Column::ConversionId.eq(id))
+        .all(&services.db)
+        .await?;
+    Ok(Recorded {
+        conversion,
+        commissions,
+        replayed: false,
+    })
+}
+
+/// Marks approved commissions paid, all or none. A pending (or already paid) one
+/// refuses the whole batch.
+#[tracing::instrument(skip_all, fields(count = ids.len()))]
+pub async fn mark_paid(
+    services: &Services,
+    actor: &Actor,
+    ids: &[i64],
+    reference: &str,
+) -> Result<Vec<commission::Model>, AppError> {
+    if matches!(actor.viewer, crate::auth::Viewer::Anonymous) {
+        actor.viewer.require_user()?;
+    }
+    let reference =
+        validate::text("payoutReference", reference, 1, 100).map_err(AppError::invalid)?;
+    if ids.is_empty() || ids.len() > MAX_PAID_AT_ONCE {
+        return Err(AppError::invalid(FieldError::new(
+            "commissionIds",
+            FieldErrorCode::OutOfRange,
+            format!("name 1 to {MAX_PAID_AT_ONCE} commissions"),
+        )));
+    }
+    let rows = commission::Entity::find()
+        .filter(commission::Column::Id.is_in(ids.iter().copied()))
+        .all(&services.db)
+        .await?;
+    if rows.len() != ids.len() {
+        return Err(AppError::NotFound);
+    }
+    let programs: Vec<i64> = rows.iter().map(|c| c.program_id).collect();
+    for p in program::Entity::find()
+        .filter(program::Column::Id.is_in(programs))
+        .all(&services.db)
+        .await?
+    {
+        if !may_write(services, actor, p.vendor_id).await? {
+            return Err(AppError::NotFound);
+        }
+    }
+    let mut problems = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        if row.status != CommissionStatus::Approved {
+            problems.push(FieldError::new(
+                &format!("commissionIds.{i}"),
+                FieldErrorCode::InvalidTransition,
+                format!(
+                    "is {} and cannot be paid",
+                    if row.status == CommissionStatus::Pending {
+                        "still PENDING (within its holding period)"
+                    } else {
+                        "already PAID"
+                    }
+                ),
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(AppError::Invalid(problems));
+    }
+    let now = crate::service::now();
+    let txn = db::begin_write(&services.db).await?;
+    let paid = commission::Entity::update_many()
+        .col_expr(
+            commission::Column::Status,
+            Expr::value(CommissionStatus::Paid),
+        )
+        .col_expr(commission::Column::PaidAt, Expr::value(now))
+        .col_expr(
+            commission::Column::PayoutReference,
+            Expr::value(reference.clone()),
+        )
+        .filter(commission::Column::Id.is_in(ids.iter().copied()))
+        .filter(commission::Column::Status.eq(CommissionStatus::Approved))
+        .exec(&txn)
+        .await?;
+    if usize::try_from(paid.rows_affected).ok() != Some(ids.len()) {
+        return Err(AppError::invalid(FieldError::new(
+            "commissionIds",
+            FieldErrorCode::Conflict,
+            "some commissions changed meanwhile; nothing was paid",
+        )));
+    }
+    audit::record(
+        &txn,
+        actor,
+        Event::new("commissions.paid", "Commission", ids[0])
+            .with(serde_json::json!({ "ids": ids, "reference": reference })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(commission::Entity::find()
+        .filter(commission::Column::Id.is_in(ids.iter().copied()))
+        .all(&services.db)
+        .await?)
+}

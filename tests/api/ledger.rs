@@ -1,0 +1,447 @@
+//! The conversions API and the commission ledger: rules and tiers turn conversions into
+//! commissions, idempotently; rows move PENDING → APPROVED → PAID; refunds append
+//! negative rows; every bad input is refused and writes nothing.
+
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+use tests::{
+    TestApp,
+    market::{APPROVE, Market},
+};
+
+const RECORD: &str = "mutation($input: RecordConversionInput!) { recordConversion(input: $input) {
+    replayed conversion { id amount { amount currency } commissions { id kind status amount { amount currency } } }
+    userErrors { field code message } } }";
+const EARNINGS: &str = "{ myEarnings { totals { pending { amount } approved { amount } paid { amount } }
+    byProgram { programId totals { approved { amount } } } byMonth { month amount { amount currency } } } }";
+
+struct Setup {
+    market: Market,
+    /// A moment after the partner joined: when the test's conversions happen.
+    at: chrono::DateTime<Utc>,
+    key: String,
+    code: String,
+    enrollment: Value,
+}
+
+async fn setup(app: &TestApp, tag: &str, tier: Option<&str>) -> Setup {
+    let market = app.market(tag).await;
+    let applied = app.applied(&market.partner, &market, json!({})).await;
+    let tier_id = tier.map(|name| {
+        market
+            .tiers
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap()
+            .1
+            .clone()
+    });
+    let approved = market
+        .owner
+        .gql(
+            APPROVE,
+            json!({ "input": { "applicationId": applied["id"], "tierId": tier_id } }),
+        )
+        .await;
+    let enrollment = approved.data("approveApplication")["application"]["enrollment"].clone();
+    let created = market
+        .owner
+        .gql(
+            "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }",
+            json!({ "input": { "vendorId": market.vendor_id, "name": "Billing", "scopes": ["CONVERSIONS_WRITE"] } }),
+        )
+        .await;
+    Setup {
+        key: created.data("createApiKey")["secret"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        code: enrollment["referralCode"].as_str().unwrap().to_owned(),
+        enrollment: enrollment["id"].clone(),
+        market,
+        at: Utc::now(),
+    }
+}
+
+async fn call(app: &TestApp, key: &str, query: &str, input: Value) -> Value {
+    app.http()
+        .post(app.url("/graphql"))
+        .header("x-api-key", key)
+        .json(&json!({ "query": query, "variables": { "input": input } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn conversion(s: &Setup, key: &str, event: &str, customer: &str, amount: &str) -> Value {
+    json!({
+        "referralCode": s.code, "event": event, "customerRef": customer, "amount": amount,
+        "currency": "USD", "occurredAt": s.at.to_rfc3339(), "idempotencyKey": key
+    })
+}
+
+fn user_codes(body: &Value, field: &str) -> Vec<String> {
+    body["data"][field]["userErrors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|e| e["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn ledger_rows(app: &TestApp) -> (i64, i64) {
+    (app.count("conversion").await, app.count("commission").await)
+}
+
+#[tokio::test]
+async fn a_conversion_earns_by_the_rules_and_moves_through_the_ledger() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "ledger", None).await;
+    // 20% recurring for 12 months on sales (every tier); the Silver tier has no lead rule.
+    let body = call(
+        &app,
+        &s.key,
+        RECORD,
+        conversion(&s, "order-1", "SALE", "cust-1", "100.00"),
+    )
+    .await;
+    let recorded = &body["data"]["recordConversion"];
+    assert_eq!(recorded["userErrors"], json!([]), "{body}");
+    assert_eq!(recorded["replayed"], false);
+    let commission = recorded["conversion"]["commissions"][0].clone();
+    assert_eq!(
+        commission["amount"],
+        json!({ "amount": "20.00", "currency": "USD" })
+    );
+    assert_eq!(commission["status"], "PENDING");
+
+    // The same key and payload replay the first answer; another payload conflicts.
+    let again = call(
+        &app,
+        &s.key,
+        RECORD,
+        conversion(&s, "order-1", "SALE", "cust-1", "100.00"),
+    )
+    .await;
+    assert_eq!(again["data"]["recordConversion"]["replayed"], true);
+    assert_eq!(
+        again["data"]["recordConversion"]["conversion"]["id"],
+        recorded["conversion"]["id"]
+    );
+    let before = ledger_rows(&app).await;
+    let clash = call(
+        &app,
+        &s.key,
+        RECORD,
+        conversion(&s, "order-1", "SALE", "cust-1", "250.00"),
+    )
+    .await;
+    assert_eq!(user_codes(&clash, "recordConversion"), ["CONFLICT"]);
+    assert_eq!(ledger_rows(&app).await, before);
+    let lead = call(
+        &app,
+        &s.key,
+        RECORD,
+        conversion(&s, "lead-1", "LEAD", "cust-1", "0"),
+    )
+    .await;
+    assert_eq!(
+        lead["data"]["recordConversion"]["conversion"]["commissions"],
+        json!([]),
+        "no lead rule for Silver"
+    );
+
+    // Pending until the holding period (30 days) ends; then approved, and the
+    // partnership is activated.
+    let partner = &s.market.partner;
+    assert_eq!(
+        partner.gql(EARNINGS, json!({})).await.data("myEarnings")["totals"][0]["pending"]["amount"],
+        "20.00"
+    );
+    assert_eq!(
+        api::service::ledger::approve_due(&app.services, Utc::now())
+            .await
+            .unwrap(),
+        0
+    );
+    let later = Utc::now() + Duration::days(31);
+    assert_eq!(
+        api::service::ledger::approve_due(&app.services, later)
+            .await
+            .unwrap(),
+        1
+    );
+    let earnings = partner.gql(EARNINGS, json!({})).await;
+    let mine = earnings.data("myEarnings");
+    assert_eq!(mine["totals"][0]["approved"]["amount"], "20.00");
+    assert_eq!(mine["byProgram"][0]["programId"], s.market.program_id);
+    assert_eq!(
+        mine["byMonth"][0]["month"],
+        Utc::now().format("%Y-%m").to_string()
+    );
+    let activated = partner
+        .gql(
+            "{ myEnrollments { edges { node { activatedAt } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(activated.data("myEnrollments")["edges"][0]["node"]["activatedAt"].is_string());
+
+    // Paid in a batch; a refund appends a negative row that is owed back.
+    let paid = s
+        .market
+        .owner
+        .gql(
+            "mutation($input: MarkCommissionsPaidInput!) { markCommissionsPaid(input: $input) { commissions { status payoutReference } userErrors { code } } }",
+            json!({ "input": { "commissionIds": [commission["id"]], "payoutReference": "wire-2026-11" } }),
+        )
+        .await;
+    assert_eq!(
+        paid.data("markCommissionsPaid")["commissions"][0]["status"],
+        "PAID"
+    );
+    let reverse = "mutation($input: ReverseConversionInput!) { reverseConversion(input: $input) {
+        conversion { reversedAt commissions { kind status amount { amount } } } userErrors { code } } }";
+    let reversed = call(
+        &app,
+        &s.key,
+        reverse,
+        json!({ "conversionId": recorded["conversion"]["id"], "reason": "refund" }),
+    )
+    .await;
+    let rows = &reversed["data"]["reverseConversion"]["conversion"]["commissions"];
+    assert_eq!(
+        rows[1],
+        json!({ "kind": "REVERSAL", "status": "APPROVED", "amount": { "amount": "-20.00" } }),
+        "{reversed}"
+    );
+    let totals = partner.gql(EARNINGS, json!({})).await.data("myEarnings")["totals"][0].clone();
+    assert_eq!(
+        (
+            totals["paid"]["amount"].as_str(),
+            totals["approved"]["amount"].as_str()
+        ),
+        (Some("20.00"), Some("-20.00"))
+    );
+    let before = ledger_rows(&app).await;
+    let twice = call(
+        &app,
+        &s.key,
+        reverse,
+        json!({ "conversionId": recorded["conversion"]["id"], "reason": "refund" }),
+    )
+    .await;
+    assert_eq!(
+        user_codes(&twice, "reverseConversion"),
+        ["INVALID_TRANSITION"]
+    );
+    assert_eq!(ledger_rows(&app).await, before);
+}
+
+#[tokio::test]
+async fn tier_rules_win_one_time_rules_pay_once_per_customer() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "gold", Some("Gold")).await;
+    // Gold: 50 USD flat, one-time, per lead.
+    let mut amounts = Vec::new();
+    for (key, customer) in [("l1", "a"), ("l2", "a"), ("l3", "b")] {
+        let body = call(
+            &app,
+            &s.key,
+            RECORD,
+            conversion(&s, key, "LEAD", customer, "0"),
+        )
+        .await;
+        let rows = body["data"]["recordConversion"]["conversion"]["commissions"]
+            .as_array()
+            .unwrap()
+            .clone();
+        amounts.push(
+            rows.first()
+                .map(|r| r["amount"]["amount"].as_str().unwrap().to_owned()),
+        );
+    }
+    assert_eq!(
+        amounts,
+        [Some("50.00".to_owned()), None, Some("50.00".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn bad_conversions_get_their_typed_error_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "bad-ledger", None).await;
+    let other = setup(&app, "other-ledger", None).await;
+    let joined = Utc::now() - Duration::days(1);
+    let before = ledger_rows(&app).await;
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({ "referralCode": "NOSUCH22" }), "NOT_FOUND"),
+        (json!({ "referralCode": other.code }), "NOT_FOUND"),
+        (json!({ "amount": "-5.00" }), "OUT_OF_RANGE"),
+        (json!({ "amount": "5.001" }), "OUT_OF_RANGE"),
+        (json!({ "currency": "EUR" }), "INVALID"),
+        (
+            json!({ "occurredAt": (Utc::now() + Duration::days(1)).to_rfc3339() }),
+            "OUT_OF_RANGE",
+        ),
+        (json!({ "occurredAt": joined.to_rfc3339() }), "OUT_OF_RANGE"),
+        (json!({ "customerRef": "" }), "REQUIRED"),
+        (json!({ "idempotencyKey": "" }), "REQUIRED"),
+    ];
+    for (change, expected) in cases {
+        let mut input = conversion(&s, "bad", "SALE", "cust", "10.00");
+        for (k, v) in change.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        let body = call(&app, &s.key, RECORD, input).await;
+        assert_eq!(
+            user_codes(&body, "recordConversion"),
+            [expected],
+            "{change}: {body}"
+        );
+    }
+    // A key without the scope, a revoked key, no credentials.
+    let read_only = s
+        .market
+        .owner
+        .gql(
+            "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret apiKey { id } } }",
+            json!({ "input": { "vendorId": s.market.vendor_id, "name": "Reader", "scopes": ["APPLICATIONS_READ"] } }),
+        )
+        .await;
+    let reader = read_only.data("createApiKey")["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = call(
+        &app,
+        &reader,
+        RECORD,
+        conversion(&s, "k", "SALE", "c", "1.00"),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
+    s.market
+        .owner
+        .gql(
+            "mutation($input: RevokeApiKeyInput!) { revokeApiKey(input: $input) { userErrors { code } } }",
+            json!({ "input": { "apiKeyId": read_only.data("createApiKey")["apiKey"]["id"] } }),
+        )
+        .await
+        .data("revokeApiKey");
+    let body = call(
+        &app,
+        &reader,
+        RECORD,
+        conversion(&s, "k", "SALE", "c", "1.00"),
+    )
+    .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    let body = app
+        .anonymous()
+        .gql(
+            RECORD,
+            json!({ "input": conversion(&s, "k", "SALE", "c", "1.00") }),
+        )
+        .await;
+    assert_eq!(body.error_code(), "UNAUTHENTICATED");
+    // The vendor's member and the partner cannot record for the vendor.
+    for client in [&s.market.member, &s.market.partner] {
+        let body = client
+            .gql(
+                RECORD,
+                json!({ "input": conversion(&s, "k", "SALE", "c", "1.00") }),
+            )
+            .await;
+        assert_eq!(body.user_errors("recordConversion")[0].1, "NOT_FOUND");
+    }
+    assert_eq!(ledger_rows(&app).await, before);
+
+    // Paying a pending commission is refused; a suspended partnership earns nothing.
+    let body = call(
+        &app,
+        &s.key,
+        RECORD,
+        conversion(&s, "ok", "SALE", "cust", "10.00"),
+    )
+    .await;
+    let pending = body["data"]["recordConversion"]["conversion"]["commissions"][0]["id"].clone();
+    let before = ledger_rows(&app).await;
+    let paid = s
+        .market
+        .owner
+        .gql(
+            "mutation($input: MarkCommissionsPaidInput!) { markCommissionsPaid(input: $input) { userErrors { code } } }",
+            json!({ "input": { "commissionIds": [pending], "payoutReference": "early" } }),
+        )
+        .await;
+    assert_eq!(
+        paid.user_errors("markCommissionsPaid")[0].1,
+        "INVALID_TRANSITION"
+    );
+    s.market
+        .owner
+        .gql(
+            "mutation($input: EnrollmentActionInput!) { suspendEnrollment(input: $input) { userErrors { code } } }",
+            json!({ "input": { "enrollmentId": s.enrollment } }),
+        )
+        .await
+        .data("suspendEnrollment");
+    let body = call(
+        &app,
+        &s.key,
+        RECORD,
+        conversion(&s, "late", "SALE", "cust", "10.00"),
+    )
+    .await;
+    assert_eq!(user_codes(&body, "recordConversion"), ["NOT_ACCEPTING"]);
+    assert_eq!(ledger_rows(&app).await, before);
+}
+
+#[tokio::test]
+async fn ten_concurrent_identical_conversions_make_one() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "ledger-race", None).await;
+    let input = conversion(&s, "same-order", "SALE", "cust", "40.00");
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (http, url, key, input) = (
+            app.http().clone(),
+            app.url("/graphql"),
+            s.key.clone(),
+            input.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let body: Value = http
+                .post(url)
+                .header("x-api-key", key)
+                .json(&json!({ "query": RECORD, "variables": { "input": input } }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        let body = task.await.unwrap();
+        assert_eq!(
+            body["data"]["recordConversion"]["userErrors"],
+            json!([]),
+            "{body}"
+        );
+        ids.push(body["data"]["recordConversion"]["conversion"]["id"].clone());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(ledger_rows(&app).await, (1, 1));
+}
