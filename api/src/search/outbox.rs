@@ -22,8 +22,11 @@ use sea_orm::{
 use super::{Change, SearchIndex, document, with_timeout};
 use crate::error::AppError;
 
-/// Advisory lock key of the drainer ("SRCH").
-const DRAIN_LOCK: i64 = 0x5352_4348;
+/// Advisory lock of the drainer: advisory locks are database-wide, so the key is the
+/// drainer's class ("SRCH") and the hash of the schema whose outbox it drains —
+/// environments (or tests) sharing one database in separate schemas never block each
+/// other, while replicas of one environment drain one at a time.
+const DRAIN_LOCK_CLASS: i32 = 0x5352_4348;
 /// Longest wait between retries of a failing batch.
 const MAX_BACKOFF_SECS: i64 = 300;
 
@@ -160,14 +163,30 @@ pub async fn drain_once(
     batch: u64,
     write_timeout: Duration,
 ) -> Result<Drained, AppError> {
+    drain_locked(db, engine, batch, write_timeout, false).await
+}
+
+/// One batch under the drain lock; `wait` queues for the lock instead of giving up when
+/// another replica holds it (an explicit drain must not return before the rows are
+/// applied).
+async fn drain_locked(
+    db: &DatabaseConnection,
+    engine: &dyn SearchIndex,
+    batch: u64,
+    write_timeout: Duration,
+    wait: bool,
+) -> Result<Drained, AppError> {
     if db.get_database_backend() != DbBackend::Postgres {
         return drain_with(db, engine, batch, write_timeout).await;
     }
     let txn = db.begin().await?;
-    let lock = Statement::from_string(
-        DbBackend::Postgres,
-        format!("SELECT pg_try_advisory_xact_lock({DRAIN_LOCK}) AS locked"),
-    );
+    let key = format!("{DRAIN_LOCK_CLASS}, hashtext(current_schema())");
+    let sql = if wait {
+        format!("SELECT true AS locked FROM (SELECT pg_advisory_xact_lock({key})) AS waited")
+    } else {
+        format!("SELECT pg_try_advisory_xact_lock({key}) AS locked")
+    };
+    let lock = Statement::from_string(DbBackend::Postgres, sql);
     let locked = txn
         .query_one_raw(lock)
         .await?
@@ -260,7 +279,7 @@ pub async fn drain(
 ) -> Result<usize, AppError> {
     let mut total = 0;
     loop {
-        let drained = drain_once(db, engine, 500, write_timeout).await?;
+        let drained = drain_locked(db, engine, 500, write_timeout, true).await?;
         if drained.rows == 0 || drained.failed {
             return Ok(total);
         }
