@@ -16,6 +16,7 @@ pub mod exchange_rate;
 pub mod invitation;
 pub mod partner;
 pub mod program;
+pub mod program_stats;
 pub mod program_tier;
 pub mod refresh_token;
 pub mod search_outbox;

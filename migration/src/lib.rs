@@ -11,6 +11,7 @@ mod m20261121_000003_search_outbox;
 mod m20261121_000004_applications;
 mod m20261121_000005_api_keys;
 mod m20261121_000006_ledger;
+mod m20261121_000007_program_stats;
 
 /// Every migration of the project, oldest first.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_applications::Migration),
             Box::new(m20261121_000005_api_keys::Migration),
             Box::new(m20261121_000006_ledger::Migration),
+            Box::new(m20261121_000007_program_stats::Migration),
         ]
     }
 }

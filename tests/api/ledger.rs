@@ -445,3 +445,128 @@ async fn ten_concurrent_identical_conversions_make_one() {
     assert_eq!(ids.len(), 1);
     assert_eq!(ledger_rows(&app).await, (1, 1));
 }
+
+const FIGURES: &str = "query($slug: String!) { program(slug: $slug) {
+    earnings { averageMonthlyPerPartner { amount } medianMonthlyPerPartner { amount } averagePerConversion { amount } sampleSize windowDays insufficientData updatedAt }
+    trust { enrolledPartners activatedPartners activationRate approvalRate decisions medianDecisionHours }
+    estimate(customersPerMonth: 2) { isEstimate monthly { amount currency } firstYear { amount } basis } } }";
+
+#[tokio::test]
+async fn listing_figures_come_from_the_ledger_and_need_five_partners() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "figures", None).await;
+    let slug = json!({ "slug": "program-figures" });
+    // Four more partners join; each of the first four brings one 100.00 sale.
+    let mut codes = vec![s.code.clone()];
+    for i in 0..4 {
+        let partner = app.user(&format!("fig-{i}@example.com")).await;
+        app.partner_profile(&partner, &format!("fig-partner-{i}"), json!({}))
+            .await;
+        let applied = app.applied(&partner, &s.market, json!({})).await;
+        let approved = s
+            .market
+            .owner
+            .gql(
+                APPROVE,
+                json!({ "input": { "applicationId": applied["id"] } }),
+            )
+            .await;
+        codes.push(
+            approved.data("approveApplication")["application"]["enrollment"]["referralCode"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let at = Utc::now().to_rfc3339();
+    let sale = |code: &str, key: &str| {
+        json!({ "referralCode": code, "event": "SALE", "customerRef": key,
+        "amount": "100.00", "currency": "USD", "occurredAt": at, "idempotencyKey": key })
+    };
+    for (i, code) in codes.iter().take(4).enumerate() {
+        let body = call(&app, &s.key, RECORD, sale(code, &format!("s{i}"))).await;
+        assert_eq!(
+            body["data"]["recordConversion"]["userErrors"],
+            json!([]),
+            "{body}"
+        );
+    }
+    // Four contributors: withheld from the public and partners, shown to the vendor.
+    let public = app.anonymous().gql(FIGURES, slug.clone()).await;
+    let earnings = &public.data("program")["earnings"];
+    assert_eq!(
+        (
+            earnings["sampleSize"].as_i64(),
+            earnings["insufficientData"].as_bool()
+        ),
+        (Some(4), Some(true))
+    );
+    assert_eq!(earnings["averageMonthlyPerPartner"], Value::Null);
+    let partner_view = s.market.other_partner.gql(FIGURES, slug.clone()).await;
+    assert_eq!(
+        partner_view.data("program")["earnings"]["averagePerConversion"],
+        Value::Null
+    );
+    let vendor_view = s.market.member.gql(FIGURES, slug.clone()).await;
+    assert_eq!(
+        vendor_view.data("program")["earnings"]["averagePerConversion"]["amount"],
+        "20.00"
+    );
+
+    // The fifth makes the figures public: 20.00 over the 90-day window is 6.66 a month.
+    let body = call(&app, &s.key, RECORD, sale(&codes[4], "s4")).await;
+    assert_eq!(body["data"]["recordConversion"]["userErrors"], json!([]));
+    let public = app.anonymous().gql(FIGURES, slug.clone()).await;
+    let program = public.data("program");
+    assert_eq!(program["earnings"]["insufficientData"], false);
+    assert_eq!(
+        program["earnings"]["averageMonthlyPerPartner"]["amount"],
+        "6.66"
+    );
+    assert_eq!(
+        program["earnings"]["medianMonthlyPerPartner"]["amount"],
+        "6.66"
+    );
+    assert_eq!(
+        program["earnings"]["averagePerConversion"]["amount"],
+        "20.00"
+    );
+    assert_eq!(program["earnings"]["windowDays"], 90);
+    assert_eq!(program["trust"]["enrolledPartners"], 5);
+    assert_eq!(program["trust"]["decisions"], 5);
+    assert_eq!(program["trust"]["approvalRate"], "100");
+    assert_eq!(program["trust"]["activatedPartners"], 0);
+
+    // Approval after the holding period activates them; a refund moves the figures.
+    api::service::ledger::approve_due(&app.services, Utc::now() + Duration::days(31))
+        .await
+        .unwrap();
+    let trust = app
+        .anonymous()
+        .gql(FIGURES, slug.clone())
+        .await
+        .data("program")["trust"]
+        .clone();
+    assert_eq!(
+        (
+            trust["activatedPartners"].as_i64(),
+            trust["activationRate"].as_str()
+        ),
+        (Some(5), Some("100"))
+    );
+
+    // The estimate: 20 % of the declared 99.00 a month, recurring for 12 months, two new
+    // customers a month: 24 paying customers by month 12 (475.20), 156 payments a year.
+    let estimate = &program["estimate"];
+    assert_eq!(estimate["isEstimate"], true);
+    assert_eq!(
+        estimate["monthly"],
+        json!({ "amount": "475.20", "currency": "USD" })
+    );
+    assert_eq!(estimate["firstYear"]["amount"], "3088.80");
+    let bad = app
+        .anonymous()
+        .gql("query($slug: String!) { program(slug: $slug) { estimate(customersPerMonth: 0) { basis } } }", slug)
+        .await;
+    assert_eq!(bad.error_code(), "BAD_USER_INPUT");
+}

@@ -189,7 +189,7 @@ pub struct EarningsTotals {
 }
 
 #[derive(SimpleObject)]
-pub struct ProgramEarnings {
+pub struct EarningsByProgram {
     pub program_id: ID,
     pub totals: EarningsTotals,
 }
@@ -207,7 +207,7 @@ pub struct MonthEarnings {
 pub struct MyEarnings {
     /// One entry per currency.
     pub totals: Vec<EarningsTotals>,
-    pub by_program: Vec<ProgramEarnings>,
+    pub by_program: Vec<EarningsByProgram>,
     pub by_month: Vec<MonthEarnings>,
 }
 
@@ -235,7 +235,7 @@ impl LedgerQuery {
             by_program: summary
                 .by_program
                 .iter()
-                .map(|p| ProgramEarnings {
+                .map(|p| EarningsByProgram {
                     program_id: relay::encode(NodeType::Program, p.program_id),
                     totals: totals(&p.totals),
                 })

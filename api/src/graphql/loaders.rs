@@ -7,7 +7,8 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{
-    application, application_event, application_question, enrollment, partner, program_tier,
+    application, application_event, application_question, enrollment, partner, program_stats,
+    program_tier,
 };
 
 use crate::{
@@ -54,6 +55,10 @@ pub struct EnrollmentOf(pub i64);
 /// The funnel events of an application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EventsOf(pub i64);
+
+/// The statistics of a program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StatsOf(pub i64);
 
 /// The viewer's latest application to a program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -107,6 +112,9 @@ loader!(EnrollmentOf, enrollment::Model, |this, ids| {
 });
 loader!(EventsOf, Vec<application_event::Model>, |this, ids| {
     applications::application_events(&this.services, &ids).await
+});
+loader!(StatsOf, program_stats::Model, |this, ids| {
+    crate::service::stats::of_programs(&this.services.db, &ids).await
 });
 loader!(ViewerApplication, application::Model, |this, ids| {
     applications::viewer_applications(&this.services, &this.viewer, &ids).await

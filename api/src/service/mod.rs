@@ -12,6 +12,7 @@ pub mod partners;
 pub mod programs;
 pub mod reference;
 pub mod search;
+pub mod stats;
 pub mod users;
 pub mod validate;
 pub mod vendors;

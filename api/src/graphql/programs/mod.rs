@@ -1,6 +1,7 @@
 //! Program listings over GraphQL: the `programs` connection, `program(slug)`, and the
 //! mutations of the listing lifecycle.
 
+mod figures;
 mod inputs;
 mod types;
 

@@ -325,6 +325,34 @@ impl Program {
             .map(Enrollment))
     }
 
+    /// Measured earnings of its partners over the trailing 90 days (withheld below 5
+    /// contributing partners, except for the vendor's own team).
+    async fn earnings(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<super::figures::ProgramEarnings> {
+        super::figures::earnings(ctx, &self.0).await
+    }
+
+    /// Trust signals: partners, activation, approval rate and decision speed.
+    async fn trust(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<super::figures::ProgramTrust> {
+        super::figures::trust(ctx, &self.0).await
+    }
+
+    /// An estimate (not a measurement) from the rules and the vendor-declared revenue per
+    /// account, for `customersPerMonth` (1–10000) new customers a month; null when the
+    /// rules need a revenue figure the vendor did not declare.
+    async fn estimate(
+        &self,
+        ctx: &Context<'_>,
+        customers_per_month: i32,
+    ) -> async_graphql::Result<Option<super::figures::EarningsEstimate>> {
+        super::figures::estimate(ctx, &self.0, customers_per_month).await
+    }
+
     /// Levels of the program, lowest rank first.
     async fn tiers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ProgramTier>> {
         let tiers = ctx

@@ -568,6 +568,7 @@ pub async fn apply(
             .await?;
         }
     }
+    crate::service::stats::refresh(&txn, program.id, now).await?;
     txn.commit().await?;
     Ok(created)
 }

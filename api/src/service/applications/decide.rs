@@ -226,6 +226,7 @@ async fn decide_checked(
             .await?;
         }
     }
+    crate::service::stats::refresh(&txn, program.id, now).await?;
     txn.commit().await?;
     Ok(updated)
 }

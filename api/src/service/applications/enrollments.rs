@@ -239,6 +239,7 @@ async fn transition(
         Event::new(action, "Enrollment", current.id).with(serde_json::json!({ "reason": reason })),
     )
     .await?;
+    crate::service::stats::refresh(&txn, current.program_id, now).await?;
     txn.commit().await?;
     enrollment::Entity::find_by_id(current.id)
         .one(&services.db)

@@ -32,6 +32,16 @@ pub const MAX_PAID_AT_ONCE: usize = 500;
 /// approved. Idempotent; the clock is the caller's so tests need no waiting.
 pub async fn approve_due(services: &Services, now: DateTime<Utc>) -> Result<u64, AppError> {
     let txn = db::begin_write(&services.db).await?;
+    let mut programs: Vec<i64> = commission::Entity::find()
+        .filter(commission::Column::Status.eq(CommissionStatus::Pending))
+        .filter(commission::Column::AvailableAt.lte(now))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|c| c.program_id)
+        .collect();
+    programs.sort_unstable();
+    programs.dedup();
     let approved = commission::Entity::update_many()
         .col_expr(
             commission::Column::Status,
@@ -63,6 +73,9 @@ pub async fn approve_due(services: &Services, now: DateTime<Utc>) -> Result<u64,
             )
             .exec(&txn)
             .await?;
+        for program_id in programs {
+            crate::service::stats::refresh(&txn, program_id, now).await?;
+        }
     }
     txn.commit().await?;
     if approved > 0 {
@@ -149,6 +162,7 @@ pub async fn reverse(
             .with(serde_json::json!({ "reason": reason })),
     )
     .await?;
+    crate::service::stats::refresh(&txn, current.program_id, now).await?;
     txn.commit().await?;
     let conversion = conversion::Entity::find_by_id(id)
         .one(&services.db)

@@ -32,8 +32,9 @@ use crate::{
     },
 };
 
-/// Clock skew tolerated for conversions reported "now" by a vendor's server.
-const FUTURE_SKEW: Duration = Duration::minutes(5);
+/// Clock skew tolerated between a vendor's servers and ours, both ways: a conversion
+/// stamped a little ahead of our clock, or a little before the partnership we recorded.
+const CLOCK_SKEW: Duration = Duration::minutes(5);
 
 #[derive(Debug, Clone)]
 pub struct NewConversion {
@@ -251,14 +252,14 @@ pub async fn record(
     let customer_ref =
         validate::text("customerRef", &input.customer_ref, 1, 200).map_err(AppError::invalid)?;
     let now = crate::service::now();
-    if input.occurred_at > now + FUTURE_SKEW {
+    if input.occurred_at > now + CLOCK_SKEW {
         return Err(problem(
             "occurredAt",
             FieldErrorCode::OutOfRange,
             "is in the future",
         ));
     }
-    if input.occurred_at < enrollment.joined_at {
+    if input.occurred_at < enrollment.joined_at - CLOCK_SKEW {
         return Err(problem(
             "occurredAt",
             FieldErrorCode::OutOfRange,
@@ -369,6 +370,7 @@ pub async fn record(
             .with(serde_json::json!({ "commissionMinor": earned })),
     )
     .await?;
+    crate::service::stats::refresh(&txn, program.id, now).await?;
     txn.commit().await?;
     Ok(Recorded {
         conversion: stored,

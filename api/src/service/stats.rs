@@ -1,0 +1,366 @@
+//! Program statistics: what partners choose programs by, derived from the ledger and the
+//! applications. `refresh` recomputes a program's row from the base tables inside the
+//! caller's transaction, so the figures move with every change that moves them.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{
+    application::{self, ApplicationStatus},
+    commission::{self, CommissionKind},
+    conversion,
+    enrollment::{self},
+    program, program_stats,
+};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, sea_query::OnConflict,
+};
+
+use crate::error::AppError;
+
+/// Below this many contributing partners, partner-facing earnings are withheld, so no
+/// single partner's earnings can be read off a listing.
+pub const MIN_SAMPLE: i32 = 5;
+/// The trailing window of the earnings figures.
+pub const EARNINGS_WINDOW_DAYS: i64 = 90;
+/// The trailing window of the decision figures.
+pub const DECISIONS_WINDOW_DAYS: i64 = 180;
+
+/// The median of integer samples (the mean of the middle two for an even count).
+pub fn median(values: &mut [i64]) -> Option<i64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    let mid = values.len() / 2;
+    Some(if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2
+    } else {
+        values[mid]
+    })
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// Recomputes and stores the statistics of one program.
+pub async fn refresh(
+    conn: &impl ConnectionTrait,
+    program_id: i64,
+    now: DateTime<Utc>,
+) -> Result<program_stats::Model, AppError> {
+    // Concurrent changes of one program recompute one after the other, each seeing the
+    // other's rows (SQLite's write transaction already serialises them).
+    if conn.get_database_backend() == DbBackend::Postgres {
+        program::Entity::find_by_id(program_id)
+            .lock_exclusive()
+            .one(conn)
+            .await?;
+    }
+    let enrollments = enrollment::Entity::find()
+        .filter(enrollment::Column::ProgramId.eq(program_id))
+        .all(conn)
+        .await?;
+    let live: Vec<&enrollment::Model> = enrollments.iter().filter(|e| e.live).collect();
+    let activated = live.iter().filter(|e| e.activated_at.is_some()).count();
+
+    // Earnings: net commissions (reversals included) of conversions in the window.
+    let since = now - Duration::days(EARNINGS_WINDOW_DAYS);
+    let conversions = conversion::Entity::find()
+        .filter(conversion::Column::ProgramId.eq(program_id))
+        .all(conn)
+        .await?;
+    let occurred: HashMap<i64, DateTime<Utc>> =
+        conversions.iter().map(|c| (c.id, c.occurred_at)).collect();
+    let rows = commission::Entity::find()
+        .filter(commission::Column::ProgramId.eq(program_id))
+        .all(conn)
+        .await?;
+    let mut per_partner: HashMap<i64, i64> = HashMap::new();
+    let mut per_conversion: HashMap<i64, i64> = HashMap::new();
+    let mut first_commission: HashMap<i64, DateTime<Utc>> = HashMap::new();
+    for row in &rows {
+        let Some(at) = occurred.get(&row.conversion_id).copied() else {
+            continue;
+        };
+        if row.kind == CommissionKind::Earning && row.amount_minor > 0 {
+            first_commission
+                .entry(row.enrollment_id)
+                .and_modify(|t| *t = (*t).min(at))
+                .or_insert(at);
+        }
+        if at >= since {
+            *per_partner.entry(row.partner_id).or_default() += row.amount_minor;
+            *per_conversion.entry(row.conversion_id).or_default() += row.amount_minor;
+        }
+    }
+    let months = EARNINGS_WINDOW_DAYS / 30;
+    let mut monthly: Vec<i64> = per_partner
+        .values()
+        .filter(|net| **net > 0)
+        .map(|net| net / months)
+        .collect();
+    let earning = monthly.len();
+    let average_monthly = if earning == 0 {
+        0
+    } else {
+        monthly.iter().sum::<i64>() / i64::try_from(earning).unwrap_or(1)
+    };
+    let median_monthly = median(&mut monthly).unwrap_or(0);
+    let paying: Vec<i64> = per_conversion
+        .values()
+        .copied()
+        .filter(|v| *v > 0)
+        .collect();
+    let average_per_conversion = if paying.is_empty() {
+        0
+    } else {
+        paying.iter().sum::<i64>() / i64::try_from(paying.len()).unwrap_or(1)
+    };
+    let joined: HashMap<i64, DateTime<Utc>> =
+        enrollments.iter().map(|e| (e.id, e.joined_at)).collect();
+    let mut to_first: Vec<i64> = first_commission
+        .iter()
+        .filter_map(|(e, at)| joined.get(e).map(|j| (*at - *j).num_seconds().max(0)))
+        .collect();
+
+    // Decisions of the trailing 180 days.
+    let decided_since = now - Duration::days(DECISIONS_WINDOW_DAYS);
+    let decided = application::Entity::find()
+        .filter(application::Column::ProgramId.eq(program_id))
+        .filter(
+            application::Column::Status
+                .is_in([ApplicationStatus::Approved, ApplicationStatus::Rejected]),
+        )
+        .filter(application::Column::DecidedAt.gte(decided_since))
+        .all(conn)
+        .await?;
+    let approvals = decided
+        .iter()
+        .filter(|a| a.status == ApplicationStatus::Approved)
+        .count();
+    let mut decision_secs: Vec<i64> = decided
+        .iter()
+        .filter_map(|a| {
+            a.decided_at
+                .map(|d| (d - a.created_at).num_seconds().max(0))
+        })
+        .collect();
+
+    let row = program_stats::ActiveModel {
+        program_id: Set(program_id),
+        enrolled_partners: Set(count(live.len())),
+        activated_partners: Set(count(activated)),
+        earning_partners: Set(count(earning)),
+        average_monthly_minor: Set(average_monthly),
+        median_monthly_minor: Set(median_monthly),
+        conversions: Set(count(paying.len())),
+        average_per_conversion_minor: Set(average_per_conversion),
+        decisions: Set(count(decided.len())),
+        approvals: Set(count(approvals)),
+        median_decision_secs: Set(median(&mut decision_secs)),
+        median_first_commission_secs: Set(median(&mut to_first)),
+        updated_at: Set(now),
+    };
+    program_stats::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(program_stats::Column::ProgramId)
+                .update_columns([
+                    program_stats::Column::EnrolledPartners,
+                    program_stats::Column::ActivatedPartners,
+                    program_stats::Column::EarningPartners,
+                    program_stats::Column::AverageMonthlyMinor,
+                    program_stats::Column::MedianMonthlyMinor,
+                    program_stats::Column::Conversions,
+                    program_stats::Column::AveragePerConversionMinor,
+                    program_stats::Column::Decisions,
+                    program_stats::Column::Approvals,
+                    program_stats::Column::MedianDecisionSecs,
+                    program_stats::Column::MedianFirstCommissionSecs,
+                    program_stats::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(conn)
+        .await?;
+    program_stats::Entity::find_by_id(program_id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// The stored statistics of programs (absent until the first change that moves them).
+pub async fn of_programs(
+    conn: &impl ConnectionTrait,
+    program_ids: &[i64],
+) -> Result<HashMap<i64, program_stats::Model>, AppError> {
+    Ok(program_stats::Entity::find()
+        .filter(program_stats::Column::ProgramId.is_in(program_ids.iter().copied()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|s| (s.program_id, s))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_of_odd_even_and_empty_samples() {
+        assert_eq!(median(&mut []), None);
+        assert_eq!(median(&mut [5]), Some(5));
+        assert_eq!(median(&mut [9, 1, 5]), Some(5));
+        assert_eq!(median(&mut [10, 2, 4, 8]), Some(6));
+    }
+}
+
+/// What a partner may expect from a program, from its rules and the vendor-declared
+/// revenue per account: not a measurement, and labelled so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Estimate {
+    /// Commission in the twelfth month (run rate), minor units.
+    pub monthly_minor: i64,
+    /// Commission over the first twelve months, minor units.
+    pub first_year_minor: i64,
+    pub basis: String,
+}
+
+/// Estimates earnings for `customers` new customers a month under `rule`, each paying
+/// `arpa_minor` a month. A one-time rule pays once per customer, a recurring one for
+/// its months, a lifetime one every month; a cap stops a customer's commissions.
+pub fn estimate(
+    rule: &super::ledger::math::RuleTerms,
+    event: entity::commission_rule::CommissionEvent,
+    arpa_minor: Option<i64>,
+    customers: i64,
+) -> Option<Estimate> {
+    use entity::commission_rule::{CommissionDuration, CommissionEvent, CommissionModel};
+    let per_payment = match rule.model {
+        CommissionModel::Percentage => {
+            super::ledger::math::percentage_of(arpa_minor?, rule.rate_bps.unwrap_or(0))
+        }
+        CommissionModel::Flat => rule.flat_minor.unwrap_or(0),
+    };
+    // Months a customer keeps paying commission: sales repeat monthly; leads and sign-ups
+    // happen once.
+    let mut months: i64 = match (event, rule.duration) {
+        (CommissionEvent::Sale, CommissionDuration::Recurring) => {
+            i64::from(rule.recurring_months.unwrap_or(1))
+        }
+        (CommissionEvent::Sale, CommissionDuration::Lifetime) => i64::MAX,
+        _ => 1,
+    };
+    let mut capped = false;
+    if let (Some(cap), true) = (rule.cap_minor, per_payment > 0) {
+        let until_cap = (cap + per_payment - 1) / per_payment;
+        capped = until_cap < months;
+        months = months.min(until_cap);
+    }
+    let paying = |m: i64| customers.saturating_mul(m.min(months));
+    let first_year: i64 = (1..=12)
+        .map(|m| paying(m).saturating_mul(per_payment))
+        .sum();
+    let basis = match rule.model {
+        CommissionModel::Percentage => format!(
+            "{} new customers a month at the vendor-declared revenue per account, {} % commission, paid for {}",
+            customers,
+            crate::service::reference::currencies::rate_to_percent(rule.rate_bps.unwrap_or(0)),
+            match (months, capped) {
+                (i64::MAX, _) => "the customer's lifetime".to_owned(),
+                (m, true) => format!("{m} month(s) per customer, until the per-customer cap"),
+                (m, false) => format!("{m} month(s) per customer"),
+            }
+        ),
+        CommissionModel::Flat => format!(
+            "{customers} new customers a month, a flat amount per {}",
+            match event {
+                CommissionEvent::Sale => "sale",
+                CommissionEvent::Lead => "lead",
+                CommissionEvent::Signup => "sign-up",
+            }
+        ),
+    };
+    Some(Estimate {
+        monthly_minor: paying(12).saturating_mul(per_payment),
+        first_year_minor: first_year,
+        basis,
+    })
+}
+
+#[cfg(test)]
+mod estimate_tests {
+    use entity::commission_rule::{CommissionDuration::*, CommissionEvent::*, CommissionModel::*};
+
+    use super::*;
+    use crate::service::ledger::math::RuleTerms;
+
+    fn rule(
+        model: entity::commission_rule::CommissionModel,
+        duration: entity::commission_rule::CommissionDuration,
+        months: Option<i32>,
+        cap: Option<i64>,
+    ) -> RuleTerms {
+        RuleTerms {
+            model,
+            rate_bps: Some(2_000),
+            flat_minor: Some(5_000),
+            duration,
+            recurring_months: months,
+            cap_minor: cap,
+        }
+    }
+
+    #[test]
+    fn estimates_follow_duration_and_caps() {
+        // 20 % of 100.00 a month = 20.00 per paying customer and month; 2 customers a month.
+        let recurring = estimate(
+            &rule(Percentage, Recurring, Some(3), None),
+            Sale,
+            Some(10_000),
+            2,
+        )
+        .unwrap();
+        // Paying customers by month: 2, 4, 6, 6, … → run rate 6 × 20.00; year 2+4+6×10 = 66.
+        assert_eq!(
+            (recurring.monthly_minor, recurring.first_year_minor),
+            (12_000, 132_000)
+        );
+        let lifetime = estimate(
+            &rule(Percentage, Lifetime, None, None),
+            Sale,
+            Some(10_000),
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            (lifetime.monthly_minor, lifetime.first_year_minor),
+            (24_000, 156_000)
+        );
+        let capped = estimate(
+            &rule(Percentage, Lifetime, None, Some(5_000)),
+            Sale,
+            Some(10_000),
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            capped.monthly_minor,
+            3 * 2_000,
+            "a 50.00 cap stops after three payments"
+        );
+        let flat_lead = estimate(&rule(Flat, Lifetime, None, None), Lead, None, 3).unwrap();
+        assert_eq!(
+            (flat_lead.monthly_minor, flat_lead.first_year_minor),
+            (15_000, 180_000)
+        );
+        assert_eq!(
+            estimate(&rule(Percentage, OneTime, None, None), Sale, None, 1),
+            None,
+            "no ARPA, no estimate"
+        );
+    }
+}
