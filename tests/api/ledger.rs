@@ -720,3 +720,113 @@ fn cents_of(amount: &Value) -> i64 {
     sign * (units.parse::<i64>().unwrap() * 100
         + format!("{fraction:0<2}")[..2].parse::<i64>().unwrap())
 }
+
+const ANALYTICS: &str = "query($id: ID!) { programAnalytics(programId: $id, months: 2) {
+    month applicationsBySource: joinSources { name count } applicationsByStatus { name count }
+    approvals rejections joinedPartners activatedPartners activationRate medianDaysToFirstCommission
+    revenue { amount currency } conversions commissionsByStatus { name amount { amount } }
+    topPartners { partner { slug } revenue { amount } commission { amount } } } }";
+
+#[tokio::test]
+async fn vendor_analytics_show_the_month_for_the_team_only() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "analytics", None).await;
+    let rejected = app
+        .applied(
+            &s.market.other_partner,
+            &s.market,
+            json!({ "joinSource": "DIRECT_LINK" }),
+        )
+        .await;
+    s.market
+        .owner
+        .gql(
+            REJECT_ANALYTICS,
+            json!({ "input": { "applicationId": rejected["id"], "reason": "AUDIENCE" } }),
+        )
+        .await
+        .data("rejectApplication");
+    for (key, amount) in [("a1", "300.00"), ("a2", "200.00")] {
+        let body = call(
+            &app,
+            &s.key,
+            RECORD,
+            conversion(&s, key, "SALE", key, amount),
+        )
+        .await;
+        assert_eq!(body["data"]["recordConversion"]["userErrors"], json!([]));
+    }
+    let response = s
+        .market
+        .member
+        .gql(ANALYTICS, json!({ "id": s.market.program_id }))
+        .await;
+    let months = response
+        .data("programAnalytics")
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(months.len(), 2);
+    let now = &months[1];
+    assert_eq!(now["month"], Utc::now().format("%Y-%m").to_string());
+    assert_eq!(
+        now["applicationsByStatus"],
+        json!([{ "name": "APPROVED", "count": 1 }, { "name": "REJECTED", "count": 1 }])
+    );
+    assert_eq!(
+        now["applicationsBySource"],
+        json!([{ "name": "DIRECT_LINK", "count": 1 }, { "name": "MARKETPLACE_SEARCH", "count": 1 }])
+    );
+    assert_eq!(
+        (now["approvals"].as_i64(), now["rejections"].as_i64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (
+            now["joinedPartners"].as_i64(),
+            now["activatedPartners"].as_i64()
+        ),
+        (Some(1), Some(0))
+    );
+    assert_eq!(
+        now["revenue"],
+        json!({ "amount": "500.00", "currency": "USD" })
+    );
+    assert_eq!(now["conversions"], 2);
+    assert_eq!(
+        now["commissionsByStatus"],
+        json!([{ "name": "PENDING", "amount": { "amount": "100.00" } }])
+    );
+    assert_eq!(now["medianDaysToFirstCommission"], 0);
+    assert_eq!(
+        now["topPartners"][0]["partner"]["slug"],
+        s.market.partner_slug
+    );
+    assert_eq!(now["topPartners"][0]["revenue"]["amount"], "500.00");
+    assert_eq!(months[0]["revenue"]["amount"], "0.00");
+
+    for client in [&s.market.partner, &s.market.outsider] {
+        let response = client
+            .gql(ANALYTICS, json!({ "id": s.market.program_id }))
+            .await;
+        assert_eq!(response.error_code(), "NOT_FOUND");
+    }
+    assert_eq!(
+        app.anonymous()
+            .gql(ANALYTICS, json!({ "id": s.market.program_id }))
+            .await
+            .error_code(),
+        "UNAUTHENTICATED"
+    );
+    let too_many = s
+        .market
+        .owner
+        .gql(
+            "query($id: ID!) { programAnalytics(programId: $id, months: 25) { month } }",
+            json!({ "id": s.market.program_id }),
+        )
+        .await;
+    assert_eq!(too_many.error_code(), "BAD_USER_INPUT");
+}
+
+const REJECT_ANALYTICS: &str = tests::market::REJECT;

@@ -2,6 +2,7 @@
 //! that read the request context, call one service function and convert the result.
 
 mod accounts;
+mod analytics;
 mod api_keys;
 mod applications;
 mod categories;

@@ -4,6 +4,7 @@ use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema, S
 
 use super::{
     accounts::{AccountMutation, AccountQuery},
+    analytics::AnalyticsQuery,
     api_keys::ApiKeyMutation,
     applications::{ApplicationMutation, ApplicationQuery},
     categories::CategoryQuery,
@@ -26,6 +27,7 @@ pub struct Query(
     SearchQuery,
     ApplicationQuery,
     LedgerQuery,
+    AnalyticsQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -2,6 +2,7 @@
 //! resolvers call one function here per operation.
 
 pub mod accounts;
+pub mod analytics;
 pub mod api_keys;
 pub mod applications;
 pub mod audit;
