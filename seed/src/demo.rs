@@ -471,6 +471,57 @@ fn description(name: &str, what: &str, audience: &str, perks: &[&str]) -> String
 }
 
 /// Every demo program, five per vendor, with a deterministic mix of terms and statuses.
+/// Demo partners with earnings: each joins `DEMO_EARNING_PROGRAM` (automatic approval)
+/// and brings sales, so its listing shows measured earnings from the first start.
+/// (e-mail, slug, display name, monthly revenue of each customer in cents, customers)
+pub const DEMO_PARTNERS: &[(&str, &str, &str, i64, u32)] = &[
+    (
+        "ada@partners.example.com",
+        "ada-writes",
+        "Ada Writes",
+        9_900,
+        3,
+    ),
+    (
+        "ben@partners.example.com",
+        "ben-builds",
+        "Ben Builds",
+        24_900,
+        2,
+    ),
+    (
+        "cleo@partners.example.com",
+        "cleo-casts",
+        "Cleo Casts",
+        4_900,
+        5,
+    ),
+    (
+        "dev@partners.example.com",
+        "dev-digest",
+        "Dev Digest",
+        9_900,
+        1,
+    ),
+    (
+        "eli@partners.example.com",
+        "eli-explains",
+        "Eli Explains",
+        49_900,
+        1,
+    ),
+    (
+        "fay@partners.example.com",
+        "fay-funnels",
+        "Fay Funnels",
+        14_900,
+        4,
+    ),
+];
+
+/// The program the demo partners earn in.
+pub const DEMO_EARNING_PROGRAM: &str = "acme-analytics-affiliates";
+
 /// One question of a demo application form: (prompt, kind, options, required).
 pub type QuestionSpec = (
     &'static str,

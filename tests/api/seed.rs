@@ -33,10 +33,28 @@ async fn the_demo_marketplace_loads_on_an_empty_database_and_loading_again_chang
         );
     }
 
-    let before = app.listing_snapshot().await;
+    // Demo partners earn in one program, so its listing shows public figures.
+    let figures = app
+        .anonymous()
+        .gql(
+            "{ program(slug: \"acme-analytics-affiliates\") { earnings { averageMonthlyPerPartner { amount } sampleSize insufficientData } } }",
+            json!({}),
+        )
+        .await;
+    let earnings = &figures.data("program")["earnings"];
+    assert_eq!(earnings["insufficientData"], false, "{earnings}");
+    assert_eq!(earnings["sampleSize"], 6);
+    assert!(earnings["averageMonthlyPerPartner"]["amount"].is_string());
+
+    let before = app.market_snapshot().await;
+    let ledger = (app.count("conversion").await, app.count("commission").await);
     let again = demo::load(&app.services).await.unwrap();
     assert_eq!(again, demo::Loaded::default());
-    assert_eq!(app.listing_snapshot().await, before);
+    assert_eq!(app.market_snapshot().await, before);
+    assert_eq!(
+        (app.count("conversion").await, app.count("commission").await),
+        ledger
+    );
 }
 
 #[tokio::test]

@@ -11,8 +11,9 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use seed::spec::{ProgramSpec, VendorSpec};
 
 use super::{
-    Actor, Services, accounts, applications,
+    Actor, Services, accounts, applications, ledger, partners,
     programs::{self, ImportItem, Listing, RuleSpec, Terms, TierSpec, Transition},
+    reference,
     vendors::{self, NewVendor, VendorProfile},
 };
 use crate::{
@@ -129,8 +130,94 @@ pub async fn load(services: &Services) -> Result<Loaded, AppError> {
         let owner = actor_for(services, owner_email).await?;
         applications::set_questions(services, &owner, program.id, questions).await?;
     }
+    demo_earnings(services).await?;
     tracing::info!(?loaded, "demo marketplace in place");
     Ok(loaded)
+}
+
+/// Demo partners join the demo earning program and the vendor reports their sales, all
+/// through the service layer (so through the same rules as real traffic). Idempotent:
+/// existing profiles are kept and conversions carry idempotency keys.
+async fn demo_earnings(services: &Services) -> Result<(), AppError> {
+    use entity::{application::JoinSource, commission_rule::CommissionEvent};
+    let Some(program) = program::Entity::find()
+        .filter(program::Column::Slug.eq(seed::demo::DEMO_EARNING_PROGRAM))
+        .one(&services.db)
+        .await?
+    else {
+        return Ok(());
+    };
+    let vendor = vendors::find(services, program.vendor_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let owner_email = seed::demo::vendors()
+        .into_iter()
+        .find(|v| v.slug == vendor.slug)
+        .map_or_else(|| "owner@example.com".to_owned(), |v| v.owner);
+    let owner = actor_for(services, &owner_email).await?;
+    for (email, slug, name, monthly_cents, customers) in seed::demo::DEMO_PARTNERS {
+        ensure_user(
+            services,
+            email,
+            seed::DEMO_PASSWORD,
+            name,
+            PlatformRole::User,
+        )
+        .await?;
+        let actor = actor_for(services, email).await?;
+        if partners::mine(services, &actor.viewer).await?.is_some() {
+            continue;
+        }
+        let profile = partners::Profile {
+            display_name: (*name).to_owned(),
+            partner_types: vec![entity::program::PartnerType::Affiliate],
+            website: Some(format!("https://{slug}.example.com")),
+            audience_description: "B2B SaaS buyers".to_owned(),
+            audience_size: Some(5_000),
+            countries: vec!["US".to_owned()],
+            languages: vec!["en".to_owned()],
+            channels: vec![entity::partner::PromotionChannel::Blog],
+        };
+        partners::create(services, &actor, slug, profile).await?;
+        let application = applications::apply(
+            services,
+            &actor,
+            applications::NewApplication {
+                program_id: program.id,
+                answers: Vec::new(),
+                pitch: format!("{name} reviews analytics tools every week."),
+                join_source: JoinSource::MarketplaceSearch,
+                invitation_code: None,
+                idempotency_key: Some(format!("demo-{slug}")),
+            },
+        )
+        .await?;
+        let Some(enrollment) =
+            applications::enrollment_of_applications(services, &[application.id])
+                .await?
+                .remove(&application.id)
+        else {
+            continue;
+        };
+        for customer in 0..*customers {
+            ledger::record(
+                services,
+                &owner,
+                ledger::NewConversion {
+                    referral_code: Some(enrollment.referral_code.clone()),
+                    enrollment_id: None,
+                    event: CommissionEvent::Sale,
+                    customer_ref: format!("demo-{slug}-{customer}"),
+                    amount: reference::currencies::to_decimal(*monthly_cents, &program.currency),
+                    currency: program.currency.clone(),
+                    occurred_at: super::now(),
+                    idempotency_key: format!("demo-{slug}-{customer}"),
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 async fn user_id(services: &Services, email: &str) -> Result<i64, AppError> {
