@@ -1,6 +1,6 @@
 //! Accounts and sessions: sign-up, log-in, refresh-token rotation, log-out.
 
-mod rules;
+pub mod rules;
 mod sessions;
 
 use chrono::{DateTime, Utc};

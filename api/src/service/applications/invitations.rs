@@ -16,7 +16,7 @@ use crate::{
     db,
     error::{AppError, FieldError, FieldErrorCode},
     service::{
-        Actor, Services,
+        Actor, Services, accounts,
         audit::{self, Event},
         partners, programs,
         validate::{self, Problems},
@@ -34,27 +34,6 @@ pub struct NewInvitation {
     pub partner_slug: Option<String>,
     pub message: Option<String>,
     pub expires_in_days: Option<i32>,
-}
-
-fn email(value: &str) -> Result<String, FieldError> {
-    let value = value.trim().to_lowercase();
-    let ok = value.len() <= 254
-        && value.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        })
-        && !value.chars().any(char::is_whitespace);
-    if ok {
-        Ok(value)
-    } else {
-        Err(FieldError::new(
-            "email",
-            FieldErrorCode::Invalid,
-            "must be an e-mail address such as partner@example.com",
-        ))
-    }
 }
 
 /// Invites a partner to a program (`OWNER` or `ADMIN` of its vendor).
@@ -84,7 +63,7 @@ pub async fn invite(
         .as_deref()
         .filter(|s| !s.trim().is_empty());
     let (email, partner_id) = match (email_given, slug_given) {
-        (Some(e), None) => (problems.check(email(e)), None),
+        (Some(e), None) => (problems.check(accounts::rules::email(e)), None),
         (None, Some(slug)) => match partners::find_by_slug(services, slug.trim()).await? {
             Some(p) => (None, Some(p.id)),
             None => {
