@@ -7,7 +7,7 @@ use super::{
     GqlResultExt,
     applications::Partner,
     context::ContextExt,
-    error::to_graphql_ref,
+    error::loader_error,
     loaders::{AppLoader, PartnerById, ProgramById},
     money::Money,
     relay::{self, NodeType},
@@ -92,7 +92,7 @@ impl AnalyticsQuery {
         let currency = loader
             .load_one(ProgramById(id))
             .await
-            .map_err(|e| to_graphql_ref(&e))?
+            .map_err(loader_error)?
             .map(|p| p.program.currency)
             .unwrap_or_default();
         let money = |minor: i64| Money::from_minor(minor, &currency);
@@ -103,7 +103,7 @@ impl AnalyticsQuery {
                 let partner = loader
                     .load_one(PartnerById(p.partner_id))
                     .await
-                    .map_err(|e| to_graphql_ref(&e))?
+                    .map_err(loader_error)?
                     .map(Partner);
                 top_partners.push(TopPartner {
                     partner,

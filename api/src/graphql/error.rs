@@ -42,6 +42,11 @@ pub fn to_graphql_ref(err: &AppError) -> async_graphql::Error {
     })
 }
 
+/// A DataLoader's shared error, as a GraphQL error with its code.
+pub fn loader_error(e: std::sync::Arc<AppError>) -> async_graphql::Error {
+    to_graphql_ref(&e)
+}
+
 /// Why an input was refused; one entry per problem.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(remote = "crate::error::FieldErrorCode")]

@@ -11,3 +11,8 @@ pub fn patch<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
         MaybeUndefined::Value(v) => Some(Some(v)),
     }
 }
+
+/// Converts a list of GraphQL enum values into their service (or storage) types.
+pub fn list<T: Copy, U: From<T>>(values: Vec<T>) -> Vec<U> {
+    values.into_iter().map(U::from).collect()
+}

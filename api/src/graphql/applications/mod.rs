@@ -17,7 +17,7 @@ use super::{
     connection::{connection, page_cost, page_request},
     context::ContextExt,
     error::{UserError, payload},
-    input::patch,
+    input::{list, patch},
     programs::PartnerType,
     relay::{self, NodeType},
 };
@@ -31,10 +31,6 @@ use crate::{
         partners::{self, Profile, ProfilePatch},
     },
 };
-
-fn list<T: Copy, U: From<T>>(values: Vec<T>) -> Vec<U> {
-    values.into_iter().map(U::from).collect()
-}
 
 fn ids_of(ids: &[ID], kind: NodeType) -> Result<Vec<i64>, AppError> {
     ids.iter().map(|id| relay::decode_as(id, kind)).collect()

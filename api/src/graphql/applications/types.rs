@@ -9,15 +9,11 @@ use entity::{
 };
 
 use crate::graphql::{
-    error::to_graphql_ref,
+    error::loader_error,
     loaders::{AppLoader, EnrollmentOf, EventsOf, PartnerById, ProgramById, TierById},
     programs::{PartnerType, Program, ProgramTier},
     relay::{self, NodeType},
 };
-
-fn loader_error(e: std::sync::Arc<crate::error::AppError>) -> async_graphql::Error {
-    to_graphql_ref(&e)
-}
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[graphql(remote = "entity::partner::PromotionChannel")]

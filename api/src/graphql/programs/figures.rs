@@ -11,7 +11,7 @@ use crate::{
     graphql::{
         GqlResultExt,
         context::ContextExt,
-        error::to_graphql_ref,
+        error::loader_error,
         loaders::{AppLoader, StatsOf},
         money::Money,
     },
@@ -81,7 +81,7 @@ async fn stats_of(
     ctx.data_unchecked::<AppLoader>()
         .load_one(StatsOf(program_id))
         .await
-        .map_err(|e| to_graphql_ref(&e))
+        .map_err(loader_error)
 }
 
 pub async fn earnings(
@@ -166,7 +166,7 @@ pub async fn estimate(
         .data_unchecked::<AppLoader>()
         .load_one(crate::graphql::loaders::RulesOf(record.program.id))
         .await
-        .map_err(|e| to_graphql_ref(&e))?
+        .map_err(loader_error)?
         .unwrap_or_default();
     // The rule a new partner gets: the default tier's own, else the all-tier one; sales
     // first, then leads, then sign-ups.

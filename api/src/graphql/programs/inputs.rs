@@ -10,15 +10,11 @@ use super::types::{
 use crate::{
     error::AppError,
     graphql::{
-        input::patch,
+        input::{list, patch},
         relay::{self, NodeType},
     },
     service::programs::{self, Listing, ListingPatch, RuleSpec, Terms, TierSpec},
 };
-
-fn list<T: Copy, U: From<T>>(values: Vec<T>) -> Vec<U> {
-    values.into_iter().map(U::from).collect()
-}
 
 /// A program tier. Name rules' `tier` after it.
 #[derive(InputObject)]

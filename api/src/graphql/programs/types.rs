@@ -9,7 +9,7 @@ use crate::{
     graphql::{
         applications::{Application, ApplicationQuestion, Enrollment},
         categories::Category,
-        error::to_graphql_ref,
+        error::loader_error,
         loaders::{AppLoader, QuestionsOf, RulesOf, TiersOf, ViewerApplication, ViewerEnrollment},
         money::Money,
         relay::{self, NodeType},
@@ -123,10 +123,6 @@ pub enum CommissionDuration {
     Recurring,
     /// Every conversion of the customer, for as long as they pay.
     Lifetime,
-}
-
-fn loader_error(e: std::sync::Arc<crate::error::AppError>) -> async_graphql::Error {
-    to_graphql_ref(&e)
 }
 
 /// A partner program listing.
