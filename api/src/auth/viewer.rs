@@ -56,6 +56,14 @@ impl Viewer {
         )
     }
 
+    /// Any verified caller (a user or a vendor API key), or `UNAUTHENTICATED`.
+    pub fn require_authenticated(&self) -> Result<(), AppError> {
+        match self {
+            Self::Anonymous => Err(AppError::Unauthenticated(AuthFailure::LoginRequired)),
+            Self::User(_) | Self::ApiKey(_) => Ok(()),
+        }
+    }
+
     /// The logged-in user, or `UNAUTHENTICATED`.
     pub fn require_user(&self) -> Result<&UserViewer, AppError> {
         match self {

@@ -94,9 +94,7 @@ pub async fn reverse(
     id: i64,
     reason: &str,
 ) -> Result<Recorded, AppError> {
-    if matches!(actor.viewer, crate::auth::Viewer::Anonymous) {
-        actor.viewer.require_user()?;
-    }
+    actor.viewer.require_authenticated()?;
     let (current, _) = conversion_for(services, actor, id).await?;
     let reason = validate::text("reason", reason, 1, 1_000).map_err(AppError::invalid)?;
     let twice = || {
@@ -188,9 +186,7 @@ pub async fn mark_paid(
     ids: &[i64],
     reference: &str,
 ) -> Result<Vec<commission::Model>, AppError> {
-    if matches!(actor.viewer, crate::auth::Viewer::Anonymous) {
-        actor.viewer.require_user()?;
-    }
+    actor.viewer.require_authenticated()?;
     let reference =
         validate::text("payoutReference", reference, 1, 100).map_err(AppError::invalid)?;
     if ids.is_empty() || ids.len() > MAX_PAID_AT_ONCE {

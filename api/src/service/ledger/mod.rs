@@ -18,9 +18,8 @@ use sea_orm::EntityTrait;
 use super::{Actor, Services, vendors};
 use crate::{auth::Viewer, error::AppError};
 
-/// The vendor on whose behalf the caller writes to the ledger: an API key's own vendor
-/// (with `conversions:write`), or a vendor the user manages. `None` when the caller may
-/// not write for `vendor_id`.
+/// Whether the caller may write to the ledger of `vendor_id`: as that vendor's API key
+/// (with `conversions:write`), or as a user who manages the vendor.
 async fn may_write(services: &Services, actor: &Actor, vendor_id: i64) -> Result<bool, AppError> {
     match &actor.viewer {
         Viewer::ApiKey(key) => {

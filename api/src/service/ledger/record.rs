@@ -214,9 +214,7 @@ pub async fn record(
     actor: &Actor,
     input: NewConversion,
 ) -> Result<Recorded, AppError> {
-    if actor.viewer == Viewer::Anonymous {
-        actor.viewer.require_user()?;
-    }
+    actor.viewer.require_authenticated()?;
     if let Viewer::ApiKey(k) = &actor.viewer
         && !k.allows(entity::api_key::ApiScope::ConversionsWrite)
     {
