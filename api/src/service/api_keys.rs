@@ -9,8 +9,8 @@ use entity::{
     code_list,
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, NotSet, QueryFilter,
-    QueryOrder, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, NotSet,
+    PaginatorTrait, QueryFilter, QueryOrder, sea_query::Expr,
 };
 
 use super::{
@@ -63,10 +63,9 @@ pub async fn create(
     let active = api_key::Entity::find()
         .filter(api_key::Column::VendorId.eq(vendor_id))
         .filter(api_key::Column::RevokedAt.is_null())
-        .all(&services.db)
-        .await?
-        .len();
-    if u64::try_from(active).unwrap_or(u64::MAX) >= MAX_ACTIVE_KEYS {
+        .count(&services.db)
+        .await?;
+    if active >= MAX_ACTIVE_KEYS {
         problems.push(FieldError::general(
             FieldErrorCode::OutOfRange,
             format!("a vendor may hold {MAX_ACTIVE_KEYS} active keys; revoke one first"),

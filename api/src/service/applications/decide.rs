@@ -65,10 +65,13 @@ fn not_pending(status: ApplicationStatus, verb: &str) -> AppError {
 /// The application and its program, for a decision by the caller: `NOT_FOUND` when
 /// they cannot see it, `FORBIDDEN` when they can but may not decide (the applicant, a
 /// `MEMBER`, a platform admin, or a manager deciding their own application).
+///
+/// `my_partner` is the caller's own partner profile id, read once per request.
 async fn for_decision(
     services: &Services,
     actor: &Actor,
     id: i64,
+    my_partner: Option<i64>,
 ) -> Result<(application::Model, program::Model), AppError> {
     actor.viewer.require_user()?;
     let current = super::read::application_for(services, &actor.viewer, id).await?;
@@ -77,13 +80,14 @@ async fn for_decision(
         .await?
         .ok_or(AppError::NotFound)?;
     vendors::ensure_manager(&services.db, actor, program.vendor_id).await?;
-    if partners::mine(services, &actor.viewer)
-        .await?
-        .is_some_and(|p| p.id == current.partner_id)
-    {
+    if my_partner == Some(current.partner_id) {
         return Err(AppError::Forbidden);
     }
     Ok((current, program))
+}
+
+async fn my_partner(services: &Services, actor: &Actor) -> Result<Option<i64>, AppError> {
+    Ok(partners::mine(services, &actor.viewer).await?.map(|p| p.id))
 }
 
 fn check_decision(
@@ -247,7 +251,8 @@ pub async fn approve(
     tier_id: Option<i64>,
     expected_version: Option<i32>,
 ) -> Result<application::Model, AppError> {
-    let (current, program) = for_decision(services, actor, id).await?;
+    let mine = my_partner(services, actor).await?;
+    let (current, program) = for_decision(services, actor, id, mine).await?;
     let decision = check_decision(
         &program,
         &Decision::Approve { tier_id },
@@ -274,7 +279,8 @@ pub async fn reject(
     note: Option<String>,
     expected_version: Option<i32>,
 ) -> Result<application::Model, AppError> {
-    let (current, program) = for_decision(services, actor, id).await?;
+    let mine = my_partner(services, actor).await?;
+    let (current, program) = for_decision(services, actor, id, mine).await?;
     let decision = check_decision(&program, &Decision::Reject { reason, note }, &[])?;
     decide_checked(
         services,
@@ -383,9 +389,10 @@ pub async fn bulk_decide(
             "an application is named twice",
         )));
     }
+    let mine = my_partner(services, actor).await?;
     let mut targets = Vec::with_capacity(ids.len());
     for id in ids {
-        targets.push(for_decision(services, actor, *id).await?);
+        targets.push(for_decision(services, actor, *id, mine).await?);
     }
     let mut checked = Vec::with_capacity(targets.len());
     for (_, program) in &targets {

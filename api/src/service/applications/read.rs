@@ -12,7 +12,7 @@ use entity::{
     invitation, partner, program, vendor_member,
 };
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, Query, SelectStatement},
 };
 
@@ -420,21 +420,22 @@ pub async fn live_program_ids(services: &Services, viewer: &Viewer) -> Result<Ve
         return Ok(Vec::new());
     };
     let mut ids: Vec<i64> = application::Entity::find()
+        .select_only()
+        .column(application::Column::ProgramId)
         .filter(application::Column::PartnerId.eq(partner.id))
         .filter(application::Column::Live.eq(true))
+        .into_tuple()
         .all(&services.db)
-        .await?
-        .into_iter()
-        .map(|a| a.program_id)
-        .collect();
+        .await?;
     ids.extend(
         enrollment::Entity::find()
+            .select_only()
+            .column(enrollment::Column::ProgramId)
             .filter(enrollment::Column::PartnerId.eq(partner.id))
             .filter(enrollment::Column::Live.eq(true))
+            .into_tuple::<i64>()
             .all(&services.db)
-            .await?
-            .into_iter()
-            .map(|e| e.program_id),
+            .await?,
     );
     ids.sort_unstable();
     ids.dedup();

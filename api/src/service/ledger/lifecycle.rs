@@ -9,7 +9,7 @@ use entity::{
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, NotSet, QueryFilter,
+    ColumnTrait, EntityTrait, NotSet, QueryFilter, QuerySelect,
     sea_query::{Expr, Query},
 };
 
@@ -32,16 +32,15 @@ pub const MAX_PAID_AT_ONCE: usize = 500;
 /// approved. Idempotent; the clock is the caller's so tests need no waiting.
 pub async fn approve_due(services: &Services, now: DateTime<Utc>) -> Result<u64, AppError> {
     let txn = db::begin_write(&services.db).await?;
-    let mut programs: Vec<i64> = commission::Entity::find()
+    let programs: Vec<i64> = commission::Entity::find()
+        .select_only()
+        .column(commission::Column::ProgramId)
+        .distinct()
         .filter(commission::Column::Status.eq(CommissionStatus::Pending))
         .filter(commission::Column::AvailableAt.lte(now))
+        .into_tuple()
         .all(&txn)
-        .await?
-        .into_iter()
-        .map(|c| c.program_id)
-        .collect();
-    programs.sort_unstable();
-    programs.dedup();
+        .await?;
     let approved = commission::Entity::update_many()
         .col_expr(
             commission::Column::Status,
