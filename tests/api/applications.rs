@@ -17,14 +17,13 @@ fn codes(response: &tests::Gql, field: &str) -> Vec<String> {
         .collect()
 }
 
-async fn application(app: &TestApp, by: &tests::Client, id: &Value) -> Value {
+async fn application(by: &tests::Client, id: &Value) -> Value {
     let response = by
         .gql(
             &format!("query($id: ID!) {{ node(id: $id) {{ ... on Application {{ {APPLICATION_FIELDS} }} }} }}"),
             json!({ "id": id }),
         )
         .await;
-    let _ = app;
     response.data("node").clone()
 }
 
@@ -132,7 +131,7 @@ async fn the_whole_journey_from_profile_to_enrollment() {
         "{code}"
     );
 
-    let seen = application(&app, &market.partner, &applied["id"]).await;
+    let seen = application(&market.partner, &applied["id"]).await;
     assert_eq!(seen["status"], "APPROVED");
     assert_eq!(seen["enrollment"]["termsVersion"], 1);
     let kinds: Vec<&str> = seen["events"]
@@ -184,7 +183,7 @@ async fn editing_questions_never_changes_submitted_answers() {
         json!([{ "prompt": "Something else entirely", "kind": "LONG_TEXT", "required": true }]),
     )
     .await;
-    let seen = application(&app, &market.owner, &applied["id"]).await;
+    let seen = application(&market.owner, &applied["id"]).await;
     assert_eq!(seen["answers"][0]["prompt"], "How will you promote us?");
     assert_eq!(
         seen["answers"][0]["values"],
@@ -237,7 +236,7 @@ async fn automatic_programs_enroll_at_once_and_rule_based_ones_follow_eligibilit
             let no = app
                 .applied(&reseller, &market, json!({ "answers": [] }))
                 .await;
-            let no = application(&app, &reseller, &no["id"]).await;
+            let no = application(&reseller, &no["id"]).await;
             assert_eq!(
                 (no["status"].as_str(), no["rejectionReason"].as_str()),
                 (Some("REJECTED"), Some("AUDIENCE"))
@@ -248,7 +247,7 @@ async fn automatic_programs_enroll_at_once_and_rule_based_ones_follow_eligibilit
             let no = app
                 .applied(&abroad, &market, json!({ "answers": [] }))
                 .await;
-            let no = application(&app, &abroad, &no["id"]).await;
+            let no = application(&abroad, &no["id"]).await;
             assert_eq!(no["rejectionReason"], "REGION");
             assert!(no["rejectionNote"].as_str().unwrap().contains("countries"));
             assert_eq!(
@@ -316,7 +315,7 @@ async fn invitations_admit_even_to_invite_only_programs_until_they_expire_or_are
         )
         .await;
     assert_eq!(joined["status"], "APPROVED");
-    let seen = application(&app, &market.partner, &joined["id"]).await;
+    let seen = application(&market.partner, &joined["id"]).await;
     assert_eq!(
         seen["joinSource"], "INVITATION",
         "an invitation is the join source"
@@ -569,7 +568,7 @@ async fn withdrawing_and_the_vendors_actions_on_a_partnership_follow_their_state
         codes(&act("suspendEnrollment", None).await, "suspendEnrollment"),
         ["INVALID_TRANSITION"]
     );
-    let seen = application(&app, &market.partner, &applied["id"]).await;
+    let seen = application(&market.partner, &applied["id"]).await;
     let kinds: Vec<&str> = seen["events"]
         .as_array()
         .unwrap()
@@ -918,7 +917,7 @@ async fn fifty_concurrent_decisions_leave_exactly_one_winner() {
         }
     }
     assert_eq!((won, conflicts), (1, 49));
-    let seen = application(&app, &market.owner, &applied["id"]).await;
+    let seen = application(&market.owner, &applied["id"]).await;
     let enrollments = app.count("enrollment").await;
     if winner == "approveApplication" {
         assert_eq!(
