@@ -13,6 +13,7 @@ use std::{sync::Arc, time::Duration};
 
 use api::search::{
     Change, Facets, ProgramDocument, SearchFilter, SearchIndex, SearchRequest, SearchSort,
+    document::WITHHELD,
     embedded::EmbeddedIndex,
     meili::{MeiliConfig, MeilisearchIndex},
 };
@@ -58,10 +59,32 @@ fn doc(
         worldwide: countries.is_empty(),
         countries: strings(countries),
         published_at: 1_000 + id,
+        average_earnings_usd_cents: WITHHELD,
+        approval_rate_bps: WITHHELD,
     }
 }
 
+/// Measured figures of some fixture programs (the others' are withheld): earnings in US
+/// cents, approval rates in basis points.
+const EARNINGS: [(i64, i64); 5] = [(7, 30_000), (12, 12_000), (1, 12_000), (2, 4_500), (14, 0)];
+const APPROVAL_RATES: [(i64, i64); 4] = [(1, 9_000), (2, 5_000), (3, 10_000), (12, 7_500)];
+
 fn fixture() -> Vec<ProgramDocument> {
+    let mut docs = documents();
+    for doc in &mut docs {
+        let of = |figures: &[(i64, i64)]| {
+            figures
+                .iter()
+                .find(|(id, _)| *id == doc.program_id)
+                .map_or(WITHHELD, |(_, value)| *value)
+        };
+        doc.average_earnings_usd_cents = of(&EARNINGS);
+        doc.approval_rate_bps = of(&APPROVAL_RATES);
+    }
+    docs
+}
+
+fn documents() -> Vec<ProgramDocument> {
     const P: &[&str] = &["PERCENTAGE"];
     const F: &[&str] = &["FLAT"];
     vec![
@@ -555,6 +578,66 @@ fn cases() -> Vec<(&'static str, SearchRequest, Expect)> {
                 ..query("analytics")
             },
             Ordered(vec![13, 1, 14, 5]),
+        ),
+        (
+            "highest earnings first, ties newest first, withheld figures last",
+            SearchRequest {
+                sort: SearchSort::HighestEarnings,
+                ..query("")
+            },
+            Ordered(vec![7, 12, 1, 2, 14, 13, 11, 10, 9, 8, 6, 5, 4, 3]),
+        ),
+        (
+            "highest earnings over a query; withheld figures last, by relevance",
+            SearchRequest {
+                sort: SearchSort::HighestEarnings,
+                ..query("analytics")
+            },
+            Ordered(vec![1, 14, 13, 5]),
+        ),
+        (
+            "minimum average earnings",
+            filtered(SearchFilter {
+                min_average_earnings_usd_cents: Some(12_000),
+                ..SearchFilter::default()
+            }),
+            Ordered(vec![12, 7, 1]),
+        ),
+        (
+            "a minimum of zero earnings still leaves withheld figures out",
+            filtered(SearchFilter {
+                min_average_earnings_usd_cents: Some(0),
+                ..SearchFilter::default()
+            }),
+            Ordered(vec![14, 12, 7, 2, 1]),
+        ),
+        (
+            "a negative minimum is a minimum of zero",
+            filtered(SearchFilter {
+                min_average_earnings_usd_cents: Some(-5),
+                ..SearchFilter::default()
+            }),
+            Ordered(vec![14, 12, 7, 2, 1]),
+        ),
+        (
+            "minimum approval rate",
+            filtered(SearchFilter {
+                min_approval_rate_bps: Some(7_500),
+                ..SearchFilter::default()
+            }),
+            Ordered(vec![12, 3, 1]),
+        ),
+        (
+            "minimum earnings with a query, sorted by earnings",
+            SearchRequest {
+                filter: SearchFilter {
+                    min_average_earnings_usd_cents: Some(1),
+                    ..SearchFilter::default()
+                },
+                sort: SearchSort::HighestEarnings,
+                ..query("cloud")
+            },
+            Ordered(vec![7]),
         ),
     ]
 }

@@ -123,6 +123,26 @@ loader!(ViewerEnrollment, enrollment::Model, |this, ids| {
     applications::viewer_enrollments(&this.services, &this.viewer, &ids).await
 });
 
+/// Every exchange rate (US dollar millionths per unit, by currency): one small table,
+/// read at most once per request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ExchangeRates;
+
+impl Loader<ExchangeRates> for Loaders {
+    type Value = Arc<HashMap<String, i64>>;
+    type Error = Arc<AppError>;
+
+    async fn load(
+        &self,
+        _: &[ExchangeRates],
+    ) -> Result<HashMap<ExchangeRates, Self::Value>, Self::Error> {
+        let rates = crate::service::reference::exchange_rates::all(&self.services.db)
+            .await
+            .map_err(Arc::new)?;
+        Ok(HashMap::from([(ExchangeRates, Arc::new(rates))]))
+    }
+}
+
 /// The tiers of a program, lowest rank first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TiersOf(pub i64);

@@ -25,6 +25,10 @@ pub enum SearchSort {
     Newest,
     /// Highest percentage rate first (over every match).
     HighestRate,
+    /// Highest measured average monthly earnings per partner first, compared in US
+    /// dollars at the operators' exchange rates (over every match). Programs whose figure
+    /// is withheld (fewer than 5 earning partners) come last, by relevance.
+    HighestEarnings,
 }
 
 impl From<SearchSort> for search::SearchSort {
@@ -33,6 +37,7 @@ impl From<SearchSort> for search::SearchSort {
             SearchSort::Relevance => Self::Relevance,
             SearchSort::Newest => Self::Newest,
             SearchSort::HighestRate => Self::HighestRate,
+            SearchSort::HighestEarnings => Self::HighestEarnings,
         }
     }
 }
@@ -55,6 +60,13 @@ pub struct SearchFilter {
     pub commission_models: Option<Vec<CommissionModel>>,
     /// Best percentage rate at least this (percent, e.g. "20").
     pub min_percentage_rate: Option<Decimal>,
+    /// Measured average monthly earnings per partner at least this many US dollars (e.g.
+    /// "250"; other currencies are compared at the operators' exchange rates). Programs
+    /// whose figure is withheld never match.
+    pub min_average_monthly_earnings_usd: Option<Decimal>,
+    /// Measured approval rate at least this (percent, e.g. "50"). Programs with fewer
+    /// than 5 decisions in 180 days never match.
+    pub min_approval_rate: Option<Decimal>,
     /// Only programs paying more than once per customer (recurring or lifetime rules).
     pub recurring_only: Option<bool>,
     /// ISO 4217 codes.
@@ -76,19 +88,33 @@ fn codes<T: Copy>(values: Option<Vec<T>>, code: impl Fn(T) -> &'static str) -> V
         .collect()
 }
 
+/// A percentage bound in basis points: 0–100 with at most two decimals.
+fn percentage(value: Option<Decimal>, field: &str) -> Result<Option<i64>, AppError> {
+    value
+        .map(|rate| {
+            currencies::percent_to_rate(rate)
+                .filter(|bps| (0..=10_000).contains(bps))
+                .ok_or_else(|| {
+                    AppError::BadUserInput(format!(
+                        "`{field}` must be a percentage between 0 and 100"
+                    ))
+                })
+        })
+        .transpose()
+}
+
 impl SearchFilter {
     fn into_service(self) -> Result<(search::SearchFilter, bool), AppError> {
         use entity::code_list::Code;
-        let min_rate_bps = match self.min_percentage_rate {
-            Some(rate) => Some(
-                currencies::percent_to_rate(rate)
-                    .filter(|bps| (0..=10_000).contains(bps))
-                    .ok_or_else(|| {
-                        AppError::BadUserInput(
-                            "`minPercentageRate` must be a percentage between 0 and 100".into(),
-                        )
-                    })?,
-            ),
+        let min_rate_bps = percentage(self.min_percentage_rate, "minPercentageRate")?;
+        let min_approval = percentage(self.min_approval_rate, "minApprovalRate")?;
+        let min_earnings = match self.min_average_monthly_earnings_usd {
+            Some(amount) => Some(currencies::to_minor(amount, "USD").map_err(|e| {
+                AppError::BadUserInput(format!(
+                    "`minAverageMonthlyEarningsUsd` {}",
+                    e.message("USD")
+                ))
+            })?),
             None => None,
         };
         let range = self.cookie_window_days;
@@ -102,6 +128,8 @@ impl SearchFilter {
                 CommissionModel::Flat => "FLAT",
             }),
             min_rate_bps,
+            min_average_earnings_usd_cents: min_earnings,
+            min_approval_rate_bps: min_approval,
             recurring_only: self.recurring_only.unwrap_or(false),
             currencies: self.currencies.unwrap_or_default(),
             cookie_days_min: range.and_then(|r| r.min).map(i64::from),

@@ -8,12 +8,15 @@ use entity::{
     category, code_list,
     commission_rule::{self, CommissionDuration},
     program::{self, ProgramStatus, Visibility},
-    vendor,
+    program_stats, vendor,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
+use crate::{
+    error::AppError,
+    service::{reference::exchange_rates, stats},
+};
 
 /// One published, public program as the engines index it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,7 +53,16 @@ pub struct ProgramDocument {
     pub worldwide: bool,
     /// Unix seconds of the first publication.
     pub published_at: i64,
+    /// Measured average monthly earnings per earning partner (trailing 90 days), in US
+    /// cents at the operators' exchange rate; -1 while withheld (fewer than 5 partners),
+    /// so it sorts after every measured figure and fails every minimum.
+    pub average_earnings_usd_cents: i64,
+    /// Approved ÷ decided applications over 180 days, basis points; -1 below 5 decisions.
+    pub approval_rate_bps: i64,
 }
+
+/// What a document carries for a figure that is withheld.
+pub const WITHHELD: i64 = -1;
 
 /// Whether a program belongs in the index at all.
 pub fn is_listed(p: &program::Model) -> bool {
@@ -61,12 +73,24 @@ fn code<T: sea_orm::ActiveEnum<Value = String>>(value: &T) -> String {
     value.to_value()
 }
 
-pub fn build(
-    p: &program::Model,
-    vendor: &vendor::Model,
-    category: Option<&category::Model>,
-    rules: &[commission_rule::Model],
-) -> ProgramDocument {
+/// What a document is built from besides the program row.
+pub struct Sources<'a> {
+    pub vendor: &'a vendor::Model,
+    pub category: Option<&'a category::Model>,
+    pub rules: &'a [commission_rule::Model],
+    pub stats: Option<&'a program_stats::Model>,
+    /// Exchange rates by currency (US dollar millionths per unit).
+    pub rates: &'a HashMap<String, i64>,
+}
+
+pub fn build(p: &program::Model, sources: &Sources<'_>) -> ProgramDocument {
+    let Sources {
+        vendor,
+        category,
+        rules,
+        stats,
+        rates,
+    } = *sources;
     let mut models: Vec<String> = rules.iter().map(|r| code(&r.model)).collect();
     models.sort();
     models.dedup();
@@ -111,11 +135,19 @@ pub fn build(
         worldwide: countries.is_empty(),
         countries,
         published_at: p.published_at.map_or(0, |t| t.timestamp()),
+        average_earnings_usd_cents: stats
+            .and_then(stats::public_average_monthly)
+            .map_or(WITHHELD, |minor| {
+                exchange_rates::usd_cents(minor, &p.currency, rates)
+            }),
+        approval_rate_bps: stats
+            .and_then(stats::public_approval_rate_bps)
+            .unwrap_or(WITHHELD),
     }
 }
 
 /// The current document of each program (`None`: it must not be in the index), read
-/// from the database in two queries whatever the number of programs.
+/// from the database in four queries whatever the number of programs.
 pub async fn load(
     conn: &impl ConnectionTrait,
     program_ids: &[i64],
@@ -147,13 +179,26 @@ pub async fn load(
             rules.entry(rule.program_id).or_default().push(rule);
         }
     }
+    let (figures, rates) = if listed.is_empty() {
+        (HashMap::new(), HashMap::new())
+    } else {
+        let ids: Vec<i64> = listed.iter().map(|(p, _, _)| p.id).collect();
+        (
+            stats::of_programs(conn, &ids).await?,
+            exchange_rates::all(conn).await?,
+        )
+    };
     for (p, v, c) in listed {
         let Some(v) = v else { continue };
         let doc = build(
             &p,
-            &v,
-            c.as_ref(),
-            rules.get(&p.id).map_or(&[][..], Vec::as_slice),
+            &Sources {
+                vendor: &v,
+                category: c.as_ref(),
+                rules: rules.get(&p.id).map_or(&[][..], Vec::as_slice),
+                stats: figures.get(&p.id),
+                rates: &rates,
+            },
         );
         documents.insert(p.id, Some(doc));
     }

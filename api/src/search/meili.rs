@@ -44,7 +44,7 @@ pub const SEARCHABLE: [&str; 5] = [
     "category_name",
     "description",
 ];
-const FILTERABLE: [&str; 12] = [
+const FILTERABLE: [&str; 14] = [
     "category",
     "partner_types",
     "all_partner_types",
@@ -57,8 +57,15 @@ const FILTERABLE: [&str; 12] = [
     "countries",
     "worldwide",
     "program_id",
+    "average_earnings_usd_cents",
+    "approval_rate_bps",
 ];
-const SORTABLE: [&str; 3] = ["published_at", "best_rate_bps", "program_id"];
+const SORTABLE: [&str; 4] = [
+    "published_at",
+    "best_rate_bps",
+    "average_earnings_usd_cents",
+    "program_id",
+];
 /// `sort` first: an explicit sort is global over every match; relevance decides ties.
 const RANKING_RULES: [&str; 8] = [
     "sort",
@@ -142,6 +149,16 @@ pub fn clauses(filter: &SearchFilter) -> Vec<(Option<Facet>, String)> {
     if let Some(min) = filter.min_rate_bps {
         clauses.push((None, format!("best_rate_bps >= {min}")));
     }
+    // A withheld figure is -1: it passes no minimum, not even zero.
+    if let Some(min) = filter.min_average_earnings_usd_cents {
+        clauses.push((
+            None,
+            format!("average_earnings_usd_cents >= {}", min.max(0)),
+        ));
+    }
+    if let Some(min) = filter.min_approval_rate_bps {
+        clauses.push((None, format!("approval_rate_bps >= {}", min.max(0))));
+    }
     if filter.recurring_only {
         clauses.push((None, "recurring = true".to_owned()));
     }
@@ -204,7 +221,8 @@ pub struct MeilisearchIndex {
 
 impl MeilisearchIndex {
     /// Connects, creates the index if missing and applies the settings (waiting for both).
-    /// Returns whether the index was created.
+    /// Returns whether the index must be filled (it was created, or holds documents of
+    /// an older shape).
     pub async fn connect(config: MeiliConfig) -> Result<(Self, bool), SearchError> {
         let client =
             Client::new(config.url.clone(), config.api_key.clone()).map_err(unavailable)?;
@@ -237,7 +255,10 @@ impl MeilisearchIndex {
         }
     }
 
-    /// Creates `uid` if it does not exist and applies the settings; `true` if created.
+    /// Creates `uid` if it does not exist and applies the settings; `true` if its
+    /// documents must be (re)filled: the index is new, or was set up for documents of an
+    /// older shape (its sortable attributes differ — every document field added so far
+    /// has been sortable). It keeps serving the old documents while they are replaced.
     async fn ensure(&self, uid: &str) -> Result<bool, SearchError> {
         with_timeout(self.config.write_timeout, async {
             let task = self
@@ -245,7 +266,19 @@ impl MeilisearchIndex {
                 .create_index(uid, Some(PRIMARY_KEY))
                 .await
                 .map_err(unavailable)?;
-            let created = self.wait(task).await.is_ok();
+            let mut refill = self.wait(task).await.is_ok();
+            if !refill {
+                let mut sortable = self
+                    .client
+                    .index(uid)
+                    .get_sortable_attributes()
+                    .await
+                    .map_err(unavailable)?;
+                sortable.sort();
+                let mut ours = SORTABLE.map(str::to_owned).to_vec();
+                ours.sort();
+                refill = sortable != ours;
+            }
             let task = self
                 .client
                 .index(uid)
@@ -253,7 +286,7 @@ impl MeilisearchIndex {
                 .await
                 .map_err(unavailable)?;
             self.wait(task).await?;
-            Ok(created)
+            Ok(refill)
         })
         .await
     }
@@ -330,6 +363,7 @@ impl SearchIndex for MeilisearchIndex {
             SearchSort::Relevance => &[],
             SearchSort::Newest => &["published_at:desc"],
             SearchSort::HighestRate => &["best_rate_bps:desc"],
+            SearchSort::HighestEarnings => &["average_earnings_usd_cents:desc"],
         };
         let filtered: Vec<Facet> = Facet::ALL
             .into_iter()

@@ -44,6 +44,11 @@ pub struct SearchFilter {
     pub automatic_approval_only: bool,
     /// ISO codes; worldwide programs match any.
     pub countries: Vec<String>,
+    /// Measured average monthly earnings per partner, US cents; programs whose figure is
+    /// withheld never pass.
+    pub min_average_earnings_usd_cents: Option<i64>,
+    /// Measured approval rate, basis points; programs with too few decisions never pass.
+    pub min_approval_rate_bps: Option<i64>,
     /// Programs to leave out (the viewer's own applications and enrollments).
     pub exclude_program_ids: Vec<i64>,
 }
@@ -55,6 +60,9 @@ pub enum SearchSort {
     Relevance,
     Newest,
     HighestRate,
+    /// Highest measured average earnings (normalised to US dollars) first; withheld
+    /// figures last.
+    HighestEarnings,
 }
 
 /// Facets counted for every search; each is counted with the other filters applied.

@@ -91,8 +91,17 @@ pub async fn enqueue_vendor(conn: &impl ConnectionTrait, vendor_id: i64) -> Resu
     .await
 }
 
-/// Every program changed at or after `since`, or whose vendor was (after a rebuild, to
-/// replay what the rebuild may have missed).
+/// Every program priced in `currency` (its normalised figures moved with the rate).
+pub async fn enqueue_currency(conn: &impl ConnectionTrait, currency: &str) -> Result<u64, DbErr> {
+    enqueue_where(
+        conn,
+        sea_orm::Condition::all().add(program::Column::Currency.eq(currency)),
+    )
+    .await
+}
+
+/// Every program changed at or after `since`, or whose vendor, statistics or currency's
+/// exchange rate was (after a rebuild, to replay what the rebuild may have missed).
 pub async fn enqueue_changed_since(
     conn: &impl ConnectionTrait,
     since: DateTime<Utc>,
@@ -102,11 +111,23 @@ pub async fn enqueue_changed_since(
         .from(entity::vendor::Entity)
         .and_where(entity::vendor::Column::UpdatedAt.gte(since))
         .to_owned();
+    let stats = Query::select()
+        .column(entity::program_stats::Column::ProgramId)
+        .from(entity::program_stats::Entity)
+        .and_where(entity::program_stats::Column::UpdatedAt.gte(since))
+        .to_owned();
+    let rates = Query::select()
+        .column(entity::exchange_rate::Column::Currency)
+        .from(entity::exchange_rate::Entity)
+        .and_where(entity::exchange_rate::Column::UpdatedAt.gte(since))
+        .to_owned();
     enqueue_where(
         conn,
         sea_orm::Condition::any()
             .add(program::Column::UpdatedAt.gte(since))
-            .add(program::Column::VendorId.in_subquery(vendors)),
+            .add(program::Column::VendorId.in_subquery(vendors))
+            .add(program::Column::Id.in_subquery(stats))
+            .add(program::Column::Currency.in_subquery(rates)),
     )
     .await
 }

@@ -41,6 +41,26 @@ pub fn median(values: &mut [i64]) -> Option<i64> {
     })
 }
 
+/// The average monthly earnings per earning partner that anyone may see (program
+/// currency, minor units): `None` below the minimum sample.
+pub fn public_average_monthly(stats: &program_stats::Model) -> Option<i64> {
+    (stats.earning_partners >= MIN_SAMPLE).then_some(stats.average_monthly_minor)
+}
+
+/// Approved ÷ decided over the decisions window, in basis points: `None` below the
+/// minimum number of decisions.
+pub fn public_approval_rate_bps(stats: &program_stats::Model) -> Option<i64> {
+    (stats.decisions >= MIN_SAMPLE)
+        .then(|| i64::from(stats.approvals) * 10_000 / i64::from(stats.decisions))
+}
+
+/// What of a program's figures its search document carries.
+fn searchable(stats: Option<&program_stats::Model>) -> (Option<i64>, Option<i64>) {
+    stats.map_or((None, None), |s| {
+        (public_average_monthly(s), public_approval_rate_bps(s))
+    })
+}
+
 fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
@@ -59,6 +79,9 @@ pub async fn refresh(
             .one(conn)
             .await?;
     }
+    let before = program_stats::Entity::find_by_id(program_id)
+        .one(conn)
+        .await?;
     let enrollments = enrollment::Entity::find()
         .filter(enrollment::Column::ProgramId.eq(program_id))
         .all(conn)
@@ -185,10 +208,46 @@ pub async fn refresh(
         )
         .exec(conn)
         .await?;
-    program_stats::Entity::find_by_id(program_id)
+    let after = program_stats::Entity::find_by_id(program_id)
         .one(conn)
         .await?
-        .ok_or(AppError::NotFound)
+        .ok_or(AppError::NotFound)?;
+    // Listings are searched and sorted by the public figures: when those move, the
+    // program's document is rebuilt through the outbox, in this same transaction.
+    if searchable(before.as_ref()) != searchable(Some(&after)) {
+        crate::search::outbox::enqueue(conn, &[program_id]).await?;
+    }
+    Ok(after)
+}
+
+/// Statistics older than this are recomputed by the ledger job even without a change:
+/// the trailing windows move on by themselves.
+pub const STALE_AFTER_HOURS: i64 = 24;
+
+/// Recomputes up to `limit` programs whose statistics are older than
+/// [`STALE_AFTER_HOURS`] at `now` (oldest first), each in its own short transaction.
+/// Returns how many were refreshed.
+pub async fn refresh_stale(
+    services: &crate::service::Services,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<usize, AppError> {
+    use sea_orm::{QueryOrder, TransactionTrait};
+    let stale: Vec<i64> = program_stats::Entity::find()
+        .select_only()
+        .column(program_stats::Column::ProgramId)
+        .filter(program_stats::Column::UpdatedAt.lt(now - Duration::hours(STALE_AFTER_HOURS)))
+        .order_by_asc(program_stats::Column::UpdatedAt)
+        .limit(limit)
+        .into_tuple()
+        .all(&services.db)
+        .await?;
+    for program_id in &stale {
+        let txn = services.db.begin().await?;
+        refresh(&txn, *program_id, now).await?;
+        txn.commit().await?;
+    }
+    Ok(stale.len())
 }
 
 /// The stored statistics of programs (absent until the first change that moves them).

@@ -12,11 +12,12 @@ use crate::{
         GqlResultExt,
         context::ContextExt,
         error::loader_error,
-        loaders::{AppLoader, StatsOf},
+        loaders::{AppLoader, ExchangeRates, StatsOf},
         money::Money,
     },
     service::{
         programs::ProgramRecord,
+        reference::exchange_rates,
         stats::{self, DECISIONS_WINDOW_DAYS, EARNINGS_WINDOW_DAYS, MIN_SAMPLE},
         vendors,
     },
@@ -27,6 +28,9 @@ use crate::{
 pub struct ProgramEarnings {
     /// Per earning partner and month; null when `insufficientData`.
     pub average_monthly_per_partner: Option<Money>,
+    /// The same in US dollars at the operators' exchange rate: what search sorts and
+    /// filters by (`HIGHEST_EARNINGS`, `minAverageMonthlyEarningsUsd`).
+    pub average_monthly_per_partner_usd: Option<Money>,
     pub median_monthly_per_partner: Option<Money>,
     /// Per conversion that earned a commission.
     pub average_per_conversion: Option<Money>,
@@ -104,8 +108,26 @@ pub async fn earnings(
     let show = !insufficient || own;
     let currency = &record.program.currency;
     let money = |minor: i64| (show && sample > 0).then(|| Money::from_minor(minor, currency));
+    let usd = match s.as_ref().and_then(|s| money(s.average_monthly_minor)) {
+        Some(_) => {
+            let rates = ctx
+                .data_unchecked::<AppLoader>()
+                .load_one(ExchangeRates)
+                .await
+                .map_err(loader_error)?
+                .unwrap_or_default();
+            s.as_ref().map(|s| {
+                Money::from_minor(
+                    exchange_rates::usd_cents(s.average_monthly_minor, currency, &rates),
+                    "USD",
+                )
+            })
+        }
+        None => None,
+    };
     Ok(ProgramEarnings {
         average_monthly_per_partner: s.as_ref().and_then(|s| money(s.average_monthly_minor)),
+        average_monthly_per_partner_usd: usd,
         median_monthly_per_partner: s.as_ref().and_then(|s| money(s.median_monthly_minor)),
         average_per_conversion: s
             .as_ref()
@@ -139,9 +161,8 @@ pub async fn trust(
             enrolled_partners: s.enrolled_partners,
             activated_partners: s.activated_partners,
             activation_rate: percent(s.activated_partners, s.enrolled_partners),
-            approval_rate: (s.decisions >= MIN_SAMPLE)
-                .then(|| percent(s.approvals, s.decisions))
-                .flatten(),
+            approval_rate: stats::public_approval_rate_bps(&s)
+                .and_then(|_| percent(s.approvals, s.decisions)),
             decisions: s.decisions,
             decision_window_days: i32::try_from(DECISIONS_WINDOW_DAYS).unwrap_or(180),
             median_decision_hours: s.median_decision_secs.map(hours),

@@ -60,6 +60,21 @@ pub fn clauses(
     if let Some(min) = filter.min_rate_bps {
         add(None, Bits::from_fn(size, |d| table.best_rate_bps[d] >= min));
     }
+    if let Some(min) = filter.min_average_earnings_usd_cents {
+        // A withheld figure (-1) passes no minimum, not even zero.
+        let min = min.max(0);
+        add(
+            None,
+            Bits::from_fn(size, |d| table.average_earnings[d] >= min),
+        );
+    }
+    if let Some(min) = filter.min_approval_rate_bps {
+        let min = min.max(0);
+        add(
+            None,
+            Bits::from_fn(size, |d| table.approval_rate_bps[d] >= min),
+        );
+    }
     if filter.recurring_only {
         add(None, table.recurring.clone());
     }

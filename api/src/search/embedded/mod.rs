@@ -423,6 +423,12 @@ mod tests {
                     countries: vec!["DE".into()],
                     worldwide: false,
                     published_at: 1_700_000_000 + i64::try_from(next(40)).unwrap_or(0),
+                    // A third withheld; the rest on few values, so ties are common.
+                    average_earnings_usd_cents: match next(3) {
+                        0 => crate::search::document::WITHHELD,
+                        _ => i64::try_from(next(6)).unwrap_or(0) * 2_500,
+                    },
+                    approval_rate_bps: i64::try_from(next(11)).unwrap_or(0) * 1_000 - 1_000,
                 }
             })
             .collect()
@@ -479,6 +485,7 @@ mod tests {
         let filtered = SearchFilter {
             categories: vec!["crm".into(), "analytics".into()],
             min_rate_bps: Some(1000),
+            min_average_earnings_usd_cents: Some(2_500),
             ..SearchFilter::default()
         };
         let queries = [
@@ -495,6 +502,7 @@ mod tests {
                 SearchSort::Relevance,
                 SearchSort::Newest,
                 SearchSort::HighestRate,
+                SearchSort::HighestEarnings,
             ] {
                 for filter in [SearchFilter::default(), filtered.clone()] {
                     let request = SearchRequest {
@@ -507,6 +515,19 @@ mod tests {
                     let (reference, count) = exhaustive(&segmented, &request);
                     assert!(!reference.is_empty(), "{query:?} matches something");
                     assert_eq!(u64::try_from(reference.len()).unwrap(), count);
+                    let earnings: Vec<i64> = reference
+                        .iter()
+                        .map(|id| docs[usize::try_from(id - 1).unwrap()].average_earnings_usd_cents)
+                        .collect();
+                    if sort == SearchSort::HighestEarnings {
+                        assert!(
+                            earnings.is_sorted_by(|a, b| a >= b),
+                            "{query:?}: by earnings"
+                        );
+                    }
+                    if request.filter.min_average_earnings_usd_cents.is_some() {
+                        assert!(earnings.iter().all(|e| *e >= 2_500), "{query:?}: minimum");
+                    }
                     let (all, full) = page(&segmented, &request).await;
                     assert_eq!(all, reference, "{query:?} {sort:?}: the reference ranking");
                     assert_eq!(full.total, count);

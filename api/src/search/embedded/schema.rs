@@ -42,6 +42,8 @@ pub struct Fields {
     best_flat_usd_cents: Field,
     cookie_days: Field,
     published_at: Field,
+    average_earnings_usd_cents: Field,
+    approval_rate_bps: Field,
 }
 
 pub const WORD_COUNT_FIELDS: [&str; 4] = [
@@ -81,6 +83,8 @@ pub fn build() -> (Schema, Fields) {
         best_flat_usd_cents: schema.add_i64_field("best_flat_usd_cents", fast_i64()),
         cookie_days: schema.add_i64_field("cookie_days", fast_i64()),
         published_at: schema.add_i64_field("published_at", fast_i64()),
+        average_earnings_usd_cents: schema.add_i64_field("average_earnings_usd_cents", fast_i64()),
+        approval_rate_bps: schema.add_i64_field("approval_rate_bps", fast_i64()),
     };
     (schema.build(), fields)
 }
@@ -125,6 +129,11 @@ impl Fields {
         doc.add_i64(self.best_flat_usd_cents, d.best_flat_usd_cents);
         doc.add_i64(self.cookie_days, d.cookie_days);
         doc.add_i64(self.published_at, d.published_at);
+        doc.add_i64(
+            self.average_earnings_usd_cents,
+            d.average_earnings_usd_cents,
+        );
+        doc.add_i64(self.approval_rate_bps, d.approval_rate_bps);
         doc
     }
 }

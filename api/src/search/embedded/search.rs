@@ -462,13 +462,11 @@ pub fn run(
             SearchSort::Relevance => 0,
             SearchSort::Newest => -table.published_at[d],
             SearchSort::HighestRate => -table.best_rate_bps[d],
+            SearchSort::HighestEarnings => -table.average_earnings[d],
         };
         if words == 0 {
             // Browsing: the presorted order is the ranking.
-            let order = match request.sort {
-                SearchSort::HighestRate => &table.highest_rate,
-                SearchSort::Relevance | SearchSort::Newest => &table.newest,
-            };
+            let order = table.order(request.sort);
             let browse: Box<dyn Iterator<Item = DocId>> = match strategy {
                 Strategy::Staged => Box::new(
                     order
@@ -513,10 +511,7 @@ pub fn run(
             }
         } else {
             // Walk the sort's order to a full page, and through the last value's ties.
-            let order = match request.sort {
-                SearchSort::HighestRate => &table.highest_rate,
-                SearchSort::Relevance | SearchSort::Newest => &table.newest,
-            };
+            let order = table.order(request.sort);
             let mut docs = Vec::new();
             let mut last = None;
             for doc in order

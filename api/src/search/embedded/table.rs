@@ -19,6 +19,7 @@ use super::{
     bits::Bits,
     schema::{Fields, WORD_COUNT_FIELDS},
 };
+use crate::search::{SearchSort, document::WITHHELD};
 
 pub const NO_VALUE: u32 = u32::MAX;
 
@@ -57,6 +58,9 @@ pub struct Table {
     pub published_at: Vec<i64>,
     pub best_rate_bps: Vec<i64>,
     pub cookie_days: Vec<i64>,
+    /// US cents; `WITHHELD` (-1) when the figure is not public.
+    pub average_earnings: Vec<i64>,
+    pub approval_rate_bps: Vec<i64>,
     /// Word counts of name, tagline, vendor and category (capped at 255).
     pub word_counts: Vec<[u8; 4]>,
     pub categories: Valued,
@@ -72,6 +76,8 @@ pub struct Table {
     pub newest: Vec<DocId>,
     /// Documents by highest rate, then newest, then highest program id.
     pub highest_rate: Vec<DocId>,
+    /// Documents by highest average earnings, then newest, then highest program id.
+    pub highest_earnings: Vec<DocId>,
     pub tokens: Tokens,
     /// Live documents, for a number of deleted ones (deletions only grow).
     alive: Mutex<Option<(u32, Arc<Bits>)>>,
@@ -120,6 +126,8 @@ impl Table {
         let published = fast.i64("published_at")?;
         let rate = fast.i64("best_rate_bps")?;
         let cookie = fast.i64("cookie_days")?;
+        let earnings = fast.i64("average_earnings_usd_cents")?;
+        let approval_rate = fast.i64("approval_rate_bps")?;
         let flag = |name: &str| -> tantivy::Result<Bits> {
             let column = fast.bool(name)?;
             Ok(Bits::from_fn(size, |d| {
@@ -152,19 +160,26 @@ impl Table {
             .map(|d| published.first(d).unwrap_or(0))
             .collect();
         let best_rate_bps: Vec<i64> = docs.clone().map(|d| rate.first(d).unwrap_or(0)).collect();
-        let mut newest: Vec<DocId> = docs.clone().collect();
-        newest.sort_unstable_by_key(|d| {
-            let d = usize::try_from(*d).unwrap_or(0);
-            (-published_at[d], -program_id[d])
-        });
-        let mut highest_rate: Vec<DocId> = docs.clone().collect();
-        highest_rate.sort_unstable_by_key(|d| {
-            let d = usize::try_from(*d).unwrap_or(0);
-            (-best_rate_bps[d], -published_at[d], -program_id[d])
-        });
+        let average_earnings: Vec<i64> = docs
+            .clone()
+            .map(|d| earnings.first(d).unwrap_or(WITHHELD))
+            .collect();
+        // Newest, then highest id, after the leading key.
+        let order_by = |lead: &dyn Fn(usize) -> i64| {
+            let mut order: Vec<DocId> = docs.clone().collect();
+            order.sort_unstable_by_key(|d| {
+                let d = usize::try_from(*d).unwrap_or(0);
+                (lead(d), -published_at[d], -program_id[d])
+            });
+            order
+        };
+        let newest = order_by(&|_| 0);
+        let highest_rate = order_by(&|d| -best_rate_bps[d]);
+        let highest_earnings = order_by(&|d| -average_earnings[d]);
         Ok(Self {
             cookie_days: docs.clone().map(|d| cookie.first(d).unwrap_or(0)).collect(),
             word_counts: docs
+                .clone()
                 .map(|d| [count(0, d), count(1, d), count(2, d), count(3, d)])
                 .collect(),
             categories: Valued::build(fast.str("category")?.as_ref(), size)?,
@@ -178,12 +193,26 @@ impl Table {
             automatic: automatic.any_of(&["automatic".to_owned()], size),
             newest,
             highest_rate,
+            highest_earnings,
+            approval_rate_bps: docs
+                .map(|d| approval_rate.first(d).unwrap_or(WITHHELD))
+                .collect(),
+            average_earnings,
             tokens: Tokens::build(reader, fields)?,
             program_id,
             published_at,
             best_rate_bps,
             alive: Mutex::new(None),
         })
+    }
+
+    /// The presorted order of a sort (relevance browses newest first).
+    pub fn order(&self, sort: SearchSort) -> &[DocId] {
+        match sort {
+            SearchSort::HighestRate => &self.highest_rate,
+            SearchSort::HighestEarnings => &self.highest_earnings,
+            SearchSort::Relevance | SearchSort::Newest => &self.newest,
+        }
     }
 
     pub fn len(&self) -> usize {
