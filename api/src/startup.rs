@@ -148,8 +148,9 @@ impl Application {
     }
 }
 
-/// Approves commissions whose holding period has ended, once a minute. Each pass is one
-/// idempotent statement, so stopping it at any point loses nothing.
+/// Once a minute: approves commissions whose holding period has ended, and recomputes
+/// statistics that have aged. Every step is idempotent, so stopping the job at any point
+/// loses nothing.
 async fn ledger_job(services: Services) {
     let mut every = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -157,6 +158,13 @@ async fn ledger_job(services: Services) {
         if let Err(e) = crate::service::ledger::approve_due(&services, crate::service::now()).await
         {
             tracing::warn!(error = ?e, "commission approval pass failed; retrying next minute");
+        }
+        // Trailing windows move without changes: keep every program's figures under a
+        // day old, a few programs a minute.
+        if let Err(e) =
+            crate::service::stats::refresh_stale(&services, crate::service::now(), 50).await
+        {
+            tracing::warn!(error = ?e, "statistics refresh failed; retrying next minute");
         }
     }
 }

@@ -9,6 +9,7 @@ mod categories;
 mod connection;
 mod context;
 mod error;
+mod exchange_rates;
 mod input;
 mod ledger;
 mod limits;

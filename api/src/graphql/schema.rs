@@ -8,6 +8,7 @@ use super::{
     api_keys::ApiKeyMutation,
     applications::{ApplicationMutation, ApplicationQuery},
     categories::CategoryQuery,
+    exchange_rates::{ExchangeRateMutation, ExchangeRateQuery},
     ledger::{LedgerMutation, LedgerQuery},
     limits::RequestLimits,
     programs::{ProgramMutation, ProgramQuery},
@@ -28,6 +29,7 @@ pub struct Query(
     ApplicationQuery,
     LedgerQuery,
     AnalyticsQuery,
+    ExchangeRateQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -38,6 +40,7 @@ pub struct Mutation(
     ApplicationMutation,
     ApiKeyMutation,
     LedgerMutation,
+    ExchangeRateMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -11,7 +11,7 @@ use crate::error::AppError;
 pub struct Event {
     action: &'static str,
     subject_type: &'static str,
-    subject_id: i64,
+    subject_id: Option<i64>,
     actor_user_id: Option<i64>,
     data: Option<serde_json::Value>,
 }
@@ -22,9 +22,18 @@ impl Event {
         Self {
             action,
             subject_type,
-            subject_id,
+            subject_id: Some(subject_id),
             actor_user_id: None,
             data: None,
+        }
+    }
+
+    /// An action on something without a numeric id (reference data keyed by code; the
+    /// code goes in the data).
+    pub fn unnumbered(action: &'static str, subject_type: &'static str) -> Self {
+        Self {
+            subject_id: None,
+            ..Self::new(action, subject_type, 0)
         }
     }
 
@@ -50,7 +59,7 @@ pub async fn record(
         actor_user_id: Set(event.actor_user_id.or(actor.viewer.user_id())),
         action: Set(event.action.to_owned()),
         subject_type: Set(event.subject_type.to_owned()),
-        subject_id: Set(Some(event.subject_id)),
+        subject_id: Set(event.subject_id),
         request_id: Set(actor.request_id.clone()),
         data: Set(event.data),
         created_at: Set(crate::service::now()),
