@@ -44,18 +44,8 @@ async fn setup(app: &TestApp, tag: &str, tier: Option<&str>) -> Setup {
         )
         .await;
     let enrollment = approved.data("approveApplication")["application"]["enrollment"].clone();
-    let created = market
-        .owner
-        .gql(
-            "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }",
-            json!({ "input": { "vendorId": market.vendor_id, "name": "Billing", "scopes": ["CONVERSIONS_WRITE"] } }),
-        )
-        .await;
     Setup {
-        key: created.data("createApiKey")["secret"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
+        key: app.api_key(&market, &["CONVERSIONS_WRITE"]).await,
         code: enrollment["referralCode"].as_str().unwrap().to_owned(),
         enrollment: enrollment["id"].clone(),
         market,
@@ -462,21 +452,7 @@ async fn listing_figures_come_from_the_ledger_and_need_five_partners() {
         let partner = app.user(&format!("fig-{i}@example.com")).await;
         app.partner_profile(&partner, &format!("fig-partner-{i}"), json!({}))
             .await;
-        let applied = app.applied(&partner, &s.market, json!({})).await;
-        let approved = s
-            .market
-            .owner
-            .gql(
-                APPROVE,
-                json!({ "input": { "applicationId": applied["id"] } }),
-            )
-            .await;
-        codes.push(
-            approved.data("approveApplication")["application"]["enrollment"]["referralCode"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        codes.push(app.enroll(&partner, &s.market).await);
     }
     let at = Utc::now().to_rfc3339();
     let sale = |code: &str, key: &str| {
@@ -614,17 +590,7 @@ async fn ledger_totals_equal_what_the_rules_give_for_any_sequence_of_sales_and_r
         .as_str()
         .unwrap()
         .to_owned();
-    let key = market
-        .owner
-        .gql(
-            "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }",
-            json!({ "input": { "vendorId": market.vendor_id, "name": "p", "scopes": ["CONVERSIONS_WRITE"] } }),
-        )
-        .await
-        .data("createApiKey")["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = app.api_key(&market, &["CONVERSIONS_WRITE"]).await;
     let at = Utc::now().to_rfc3339();
     let reverse = "mutation($input: ReverseConversionInput!) { reverseConversion(input: $input) { userErrors { code } } }";
 

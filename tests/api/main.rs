@@ -7,6 +7,7 @@ mod api_keys;
 mod application_authorization;
 mod applications;
 mod authorization;
+mod earnings_search;
 mod errors;
 mod http;
 mod ledger;

@@ -152,6 +152,11 @@ impl TestApp {
     /// A vendor with a full team and a published `MANUAL` program with questions, two
     /// partners with profiles, another vendor's owner and a platform admin.
     pub async fn market(&self, tag: &str) -> Market {
+        self.market_with(tag, json!({})).await
+    }
+
+    /// [`TestApp::market`] with `program_changes` merged into the program's input.
+    pub async fn market_with(&self, tag: &str, program_changes: Value) -> Market {
         let owner = self.user(&format!("owner-{tag}@example.com")).await;
         let admin = self.user(&format!("admin-{tag}@example.com")).await;
         let member = self.user(&format!("member-{tag}@example.com")).await;
@@ -177,7 +182,12 @@ impl TestApp {
         )
         .await;
         let (program_id, version) = self
-            .program(&owner, &vendor_id, &format!("program-{tag}"), json!({}))
+            .program(
+                &owner,
+                &vendor_id,
+                &format!("program-{tag}"),
+                program_changes,
+            )
             .await;
         let program_version = self.publish(&owner, &program_id, version).await;
         let questions = self.standard_questions(&owner, &program_id).await;
@@ -216,6 +226,37 @@ impl TestApp {
             questions,
             tiers,
         }
+    }
+
+    /// `partner` applies and the owner approves; returns the referral code.
+    pub async fn enroll(&self, partner: &Client, market: &Market) -> String {
+        let applied = self.applied(partner, market, json!({})).await;
+        let approved = market
+            .owner
+            .gql(
+                APPROVE,
+                json!({ "input": { "applicationId": applied["id"] } }),
+            )
+            .await;
+        approved.data("approveApplication")["application"]["enrollment"]["referralCode"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{:#}", approved.body))
+            .to_owned()
+    }
+
+    /// A new API key of the market's vendor with `scopes`; returns its secret.
+    pub async fn api_key(&self, market: &Market, scopes: &[&str]) -> String {
+        let created = market
+            .owner
+            .gql(
+                "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }",
+                json!({ "input": { "vendorId": market.vendor_id, "name": "Billing", "scopes": scopes } }),
+            )
+            .await;
+        created.data("createApiKey")["secret"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{:#}", created.body))
+            .to_owned()
     }
 
     /// Every row of the tables applications touch (plus the listing tables), to prove a
