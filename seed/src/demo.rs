@@ -471,8 +471,9 @@ fn description(name: &str, what: &str, audience: &str, perks: &[&str]) -> String
 }
 
 /// Every demo program, five per vendor, with a deterministic mix of terms and statuses.
-/// Demo partners with earnings: each joins `DEMO_EARNING_PROGRAM` (automatic approval)
-/// and brings sales, so its listing shows measured earnings from the first start.
+/// Demo partners with earnings: each joins the `DEMO_EARNING_PROGRAMS` (automatic
+/// approval) and brings sales, so their listings show measured earnings from the first
+/// start.
 /// (e-mail, slug, display name, monthly revenue of each customer in cents, customers)
 pub const DEMO_PARTNERS: &[(&str, &str, &str, i64, u32)] = &[
     (
@@ -519,8 +520,9 @@ pub const DEMO_PARTNERS: &[(&str, &str, &str, i64, u32)] = &[
     ),
 ];
 
-/// The program the demo partners earn in.
-pub const DEMO_EARNING_PROGRAM: &str = "acme-analytics-affiliates";
+/// The programs the demo partners earn in: one priced in US dollars, one in euros, so
+/// sorting by earnings compares currencies from the first start.
+pub const DEMO_EARNING_PROGRAMS: &[&str] = &["acme-analytics-affiliates", "lakeline-affiliates"];
 
 /// One question of a demo application form: (prompt, kind, options, required).
 pub type QuestionSpec = (

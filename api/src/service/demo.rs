@@ -135,26 +135,28 @@ pub async fn load(services: &Services) -> Result<Loaded, AppError> {
     Ok(loaded)
 }
 
-/// Demo partners join the demo earning program and the vendor reports their sales, all
-/// through the service layer (so through the same rules as real traffic). Idempotent:
-/// existing profiles are kept and conversions carry idempotency keys.
+/// Demo partners join the demo earning programs and their vendors report the partners'
+/// sales, all through the service layer (so through the same rules as real traffic).
+/// Idempotent: existing profiles and partnerships are kept.
 async fn demo_earnings(services: &Services) -> Result<(), AppError> {
-    use entity::{application::JoinSource, commission_rule::CommissionEvent};
-    let Some(program) = program::Entity::find()
-        .filter(program::Column::Slug.eq(seed::demo::DEMO_EARNING_PROGRAM))
-        .one(&services.db)
-        .await?
-    else {
-        return Ok(());
-    };
-    let vendor = vendors::find(services, program.vendor_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let owner_email = seed::demo::vendors()
-        .into_iter()
-        .find(|v| v.slug == vendor.slug)
-        .map_or_else(|| "owner@example.com".to_owned(), |v| v.owner);
-    let owner = actor_for(services, &owner_email).await?;
+    let mut programs = Vec::new();
+    for slug in seed::demo::DEMO_EARNING_PROGRAMS {
+        let Some(program) = program::Entity::find()
+            .filter(program::Column::Slug.eq(*slug))
+            .one(&services.db)
+            .await?
+        else {
+            continue;
+        };
+        let vendor = vendors::find(services, program.vendor_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let owner_email = seed::demo::vendors()
+            .into_iter()
+            .find(|v| v.slug == vendor.slug)
+            .map_or_else(|| "owner@example.com".to_owned(), |v| v.owner);
+        programs.push((program, actor_for(services, &owner_email).await?));
+    }
     for (email, slug, name, monthly_cents, customers) in seed::demo::DEMO_PARTNERS {
         ensure_user(
             services,
@@ -165,57 +167,93 @@ async fn demo_earnings(services: &Services) -> Result<(), AppError> {
         )
         .await?;
         let actor = actor_for(services, email).await?;
-        if partners::mine(services, &actor.viewer).await?.is_some() {
-            continue;
+        if partners::mine(services, &actor.viewer).await?.is_none() {
+            let profile = partners::Profile {
+                display_name: (*name).to_owned(),
+                partner_types: vec![entity::program::PartnerType::Affiliate],
+                website: Some(format!("https://{slug}.example.com")),
+                audience_description: "B2B SaaS buyers".to_owned(),
+                audience_size: Some(5_000),
+                countries: vec!["US".to_owned()],
+                languages: vec!["en".to_owned()],
+                channels: vec![entity::partner::PromotionChannel::Blog],
+            };
+            partners::create(services, &actor, slug, profile).await?;
         }
-        let profile = partners::Profile {
-            display_name: (*name).to_owned(),
-            partner_types: vec![entity::program::PartnerType::Affiliate],
-            website: Some(format!("https://{slug}.example.com")),
-            audience_description: "B2B SaaS buyers".to_owned(),
-            audience_size: Some(5_000),
-            countries: vec!["US".to_owned()],
-            languages: vec!["en".to_owned()],
-            channels: vec![entity::partner::PromotionChannel::Blog],
-        };
-        partners::create(services, &actor, slug, profile).await?;
-        let application = applications::apply(
+        for (program, owner) in &programs {
+            let sales = DemoSales {
+                partner_slug: slug,
+                name,
+                monthly_cents: *monthly_cents,
+                customers: *customers,
+            };
+            demo_partnership(services, &actor, program, owner, &sales).await?;
+        }
+    }
+    Ok(())
+}
+
+/// One demo partner's sales in one program.
+struct DemoSales<'a> {
+    partner_slug: &'a str,
+    name: &'a str,
+    /// Each customer's monthly payment, program currency minor units.
+    monthly_cents: i64,
+    customers: u32,
+}
+
+/// The partner joins `program` (unless already in it) and its vendor reports one sale
+/// per customer.
+async fn demo_partnership(
+    services: &Services,
+    partner: &Actor,
+    program: &program::Model,
+    owner: &Actor,
+    sales: &DemoSales<'_>,
+) -> Result<(), AppError> {
+    use entity::{application::JoinSource, commission_rule::CommissionEvent};
+    if applications::viewer_enrollments(services, &partner.viewer, &[program.id])
+        .await?
+        .contains_key(&program.id)
+    {
+        return Ok(());
+    }
+    let slug = sales.partner_slug;
+    let application = applications::apply(
+        services,
+        partner,
+        applications::NewApplication {
+            program_id: program.id,
+            answers: Vec::new(),
+            pitch: format!("{} reviews tools like yours every week.", sales.name),
+            join_source: JoinSource::MarketplaceSearch,
+            invitation_code: None,
+            idempotency_key: Some(format!("demo-{slug}-{}", program.slug)),
+        },
+    )
+    .await?;
+    let Some(enrollment) = applications::enrollment_of_applications(services, &[application.id])
+        .await?
+        .remove(&application.id)
+    else {
+        return Ok(());
+    };
+    for customer in 0..sales.customers {
+        ledger::record(
             services,
-            &actor,
-            applications::NewApplication {
-                program_id: program.id,
-                answers: Vec::new(),
-                pitch: format!("{name} reviews analytics tools every week."),
-                join_source: JoinSource::MarketplaceSearch,
-                invitation_code: None,
-                idempotency_key: Some(format!("demo-{slug}")),
+            owner,
+            ledger::NewConversion {
+                referral_code: Some(enrollment.referral_code.clone()),
+                enrollment_id: None,
+                event: CommissionEvent::Sale,
+                customer_ref: format!("demo-{slug}-{customer}"),
+                amount: reference::currencies::to_decimal(sales.monthly_cents, &program.currency),
+                currency: program.currency.clone(),
+                occurred_at: super::now(),
+                idempotency_key: format!("demo-{slug}-{}-{customer}", program.slug),
             },
         )
         .await?;
-        let Some(enrollment) =
-            applications::enrollment_of_applications(services, &[application.id])
-                .await?
-                .remove(&application.id)
-        else {
-            continue;
-        };
-        for customer in 0..*customers {
-            ledger::record(
-                services,
-                &owner,
-                ledger::NewConversion {
-                    referral_code: Some(enrollment.referral_code.clone()),
-                    enrollment_id: None,
-                    event: CommissionEvent::Sale,
-                    customer_ref: format!("demo-{slug}-{customer}"),
-                    amount: reference::currencies::to_decimal(*monthly_cents, &program.currency),
-                    currency: program.currency.clone(),
-                    occurred_at: super::now(),
-                    idempotency_key: format!("demo-{slug}-{customer}"),
-                },
-            )
-            .await?;
-        }
     }
     Ok(())
 }
