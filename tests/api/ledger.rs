@@ -796,3 +796,77 @@ async fn vendor_analytics_show_the_month_for_the_team_only() {
 }
 
 const REJECT_ANALYTICS: &str = tests::market::REJECT;
+
+/// Conversions and commissions by id: the earning partner, the vendor's team, the vendor's
+/// conversion key and platform admins see them; every other role gets `null`.
+#[tokio::test]
+async fn conversions_and_commissions_by_id_are_seen_only_by_their_parties() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "nodes", None).await;
+    let body = call(
+        &app,
+        &s.key,
+        RECORD,
+        conversion(&s, "order-n", "SALE", "cust-n", "100.00"),
+    )
+    .await;
+    let recorded = &body["data"]["recordConversion"]["conversion"];
+    let ids = json!([recorded["id"], recorded["commissions"][0]["id"]]);
+    let reader = app.api_key(&s.market, &["APPLICATIONS_READ"]).await;
+    let elsewhere = s
+        .market
+        .outsider
+        .gql("{ vendor(slug: \"elsewhere-nodes\") { id } }", json!({}))
+        .await;
+    let elsewhere_id = elsewhere.data("vendor")["id"].clone();
+    assert!(elsewhere_id.is_string(), "{:#}", elsewhere.body);
+    let foreign = s
+        .market
+        .outsider
+        .gql(
+            "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret } }",
+            json!({ "input": { "vendorId": elsewhere_id, "name": "x", "scopes": ["CONVERSIONS_WRITE"] } }),
+        )
+        .await
+        .data("createApiKey")["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let m = &s.market;
+    let anonymous = app.anonymous();
+    let (own_key, read_key, foreign_key) = (
+        app.with_token(&s.key),
+        app.with_token(&reader),
+        app.with_token(&foreign),
+    );
+    let query = "query($ids: [ID!]!) { nodes(ids: $ids) { id
+        ... on Conversion { customerRef amount { amount } commissions { id } }
+        ... on Commission { status amount { amount } } } }";
+    for (who, client, sees) in [
+        ("anonymous", &anonymous, false),
+        ("earning partner", &m.partner, true),
+        ("other partner", &m.other_partner, false),
+        ("owner", &m.owner, true),
+        ("vendor admin", &m.admin, true),
+        ("vendor member", &m.member, true),
+        ("another vendor", &m.outsider, false),
+        ("platform admin", &m.platform_admin, true),
+        ("conversions key", &own_key, true),
+        ("applications-only key", &read_key, false),
+        ("another vendor's key", &foreign_key, false),
+    ] {
+        let response = client.gql(query, json!({ "ids": ids })).await;
+        let nodes = response.data("nodes");
+        if sees {
+            assert_eq!(
+                nodes[0]["customerRef"], "cust-n",
+                "{who}: {:#}",
+                response.body
+            );
+            assert_eq!(nodes[0]["commissions"][0]["id"], ids[1], "{who}");
+            assert_eq!(nodes[1]["amount"]["amount"], "20.00", "{who}");
+        } else {
+            assert_eq!(nodes, &json!([null, null]), "{who}");
+        }
+    }
+}

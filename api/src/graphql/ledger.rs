@@ -41,7 +41,7 @@ pub enum CommissionKind {
 
 #[Object]
 impl Commission {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         relay::encode(NodeType::Commission, self.0.id)
     }
 
@@ -76,23 +76,30 @@ impl Commission {
 }
 
 /// A conversion as recorded, with the ledger rows it produced.
+#[derive(Clone)]
 pub struct Conversion {
     conversion: conversion::Model,
     commissions: Vec<commission::Model>,
 }
 
+impl Conversion {
+    pub fn new(conversion: conversion::Model, commissions: Vec<commission::Model>) -> Self {
+        Self {
+            conversion,
+            commissions,
+        }
+    }
+}
+
 impl From<Recorded> for Conversion {
     fn from(r: Recorded) -> Self {
-        Self {
-            conversion: r.conversion,
-            commissions: r.commissions,
-        }
+        Self::new(r.conversion, r.commissions)
     }
 }
 
 #[Object]
 impl Conversion {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         relay::encode(NodeType::Conversion, self.conversion.id)
     }
 

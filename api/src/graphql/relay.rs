@@ -13,6 +13,7 @@ use super::{
     applications::{Application, ApplicationQuestion, Enrollment, Invitation, Partner},
     categories::Category,
     context::ContextExt,
+    ledger::{Commission, Conversion},
     programs::{CommissionRule, Program, ProgramTier},
     vendors::{Vendor, VendorMember},
 };
@@ -20,7 +21,8 @@ use crate::{
     auth::Viewer,
     error::AppError,
     service::{
-        Services, api_keys, applications, partners, programs, reference::categories, users, vendors,
+        Services, api_keys, applications, ledger, partners, programs, reference::categories, users,
+        vendors,
     },
 };
 
@@ -146,6 +148,8 @@ pub enum Node {
     Enrollment(Enrollment),
     Invitation(Invitation),
     ApiKey(ApiKey),
+    Conversion(Conversion),
+    Commission(Commission),
 }
 
 #[derive(Default)]
@@ -272,8 +276,16 @@ async fn load(
             .into_iter()
             .map(|k| (k.id, Node::ApiKey(ApiKey(k))))
             .collect(),
-        // Reachable through the payloads that return them; not fetchable by id yet.
-        NodeType::Conversion | NodeType::Commission => Vec::new(),
+        NodeType::Conversion => ledger::conversions_by_ids(services, viewer, ids)
+            .await?
+            .into_iter()
+            .map(|(c, rows)| (c.id, Node::Conversion(Conversion::new(c, rows))))
+            .collect(),
+        NodeType::Commission => ledger::commissions_by_ids(services, viewer, ids)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, Node::Commission(Commission(c))))
+            .collect(),
     })
 }
 

@@ -12,6 +12,7 @@ mod enrollments;
 mod invitations;
 mod questions;
 mod read;
+pub(crate) use read::scoped;
 
 use chrono::{DateTime, Utc};
 use entity::{

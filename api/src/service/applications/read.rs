@@ -66,7 +66,7 @@ fn vendor_programs(vendor_id: i64) -> SelectStatement {
 
 /// Rows of a table with `program_id` and `partner_id` the viewer may see; an API key
 /// sees its vendor's rows when it holds `scope`.
-fn scoped<C: ColumnTrait>(
+pub(crate) fn scoped<C: ColumnTrait>(
     viewer: &Viewer,
     program_id: C,
     partner_id: C,

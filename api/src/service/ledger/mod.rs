@@ -9,7 +9,10 @@ mod read;
 mod record;
 
 pub use lifecycle::{approve_due, mark_paid, reverse};
-pub use read::{EarningsSummary, MonthTotal, ProgramTotal, StatusTotals, commissions_of, earnings};
+pub use read::{
+    EarningsSummary, MonthTotal, ProgramTotal, StatusTotals, commissions_by_ids, commissions_of,
+    conversions_by_ids, earnings,
+};
 pub use record::{NewConversion, Recorded, record};
 
 use entity::{api_key::ApiScope, conversion, program};

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use entity::{
+    api_key::ApiScope,
     commission::{self, CommissionStatus},
     conversion,
 };
@@ -112,6 +113,58 @@ pub async fn earnings(services: &Services, viewer: &Viewer) -> Result<EarningsSu
             })
             .collect(),
     })
+}
+
+/// Conversions the viewer may see, with their ledger rows: the partner's own, the
+/// vendor team's (and platform admins'), and a vendor key's that reports conversions.
+pub async fn conversions_by_ids(
+    services: &Services,
+    viewer: &Viewer,
+    ids: &[i64],
+) -> Result<Vec<(conversion::Model, Vec<commission::Model>)>, AppError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let conversions = conversion::Entity::find()
+        .filter(crate::service::applications::scoped(
+            viewer,
+            conversion::Column::ProgramId,
+            conversion::Column::PartnerId,
+            ApiScope::ConversionsWrite,
+        ))
+        .filter(conversion::Column::Id.is_in(ids.iter().copied()))
+        .all(&services.db)
+        .await?;
+    let ids: Vec<i64> = conversions.iter().map(|c| c.id).collect();
+    let mut rows = commissions_of(services, &ids).await?;
+    Ok(conversions
+        .into_iter()
+        .map(|c| {
+            let commissions = rows.remove(&c.id).unwrap_or_default();
+            (c, commissions)
+        })
+        .collect())
+}
+
+/// Ledger rows the viewer may see (as their conversions).
+pub async fn commissions_by_ids(
+    services: &Services,
+    viewer: &Viewer,
+    ids: &[i64],
+) -> Result<Vec<commission::Model>, AppError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(commission::Entity::find()
+        .filter(crate::service::applications::scoped(
+            viewer,
+            commission::Column::ProgramId,
+            commission::Column::PartnerId,
+            ApiScope::ConversionsWrite,
+        ))
+        .filter(commission::Column::Id.is_in(ids.iter().copied()))
+        .all(&services.db)
+        .await?)
 }
 
 /// The ledger rows of conversions, in order.
