@@ -438,7 +438,7 @@ async fn ten_concurrent_identical_conversions_make_one() {
 
 const FIGURES: &str = "query($slug: String!) { program(slug: $slug) {
     earnings { averageMonthlyPerPartner { amount } medianMonthlyPerPartner { amount } averagePerConversion { amount } sampleSize windowDays insufficientData updatedAt }
-    trust { enrolledPartners activatedPartners activationRate approvalRate decisions medianDecisionHours }
+    trust { enrolledPartners activatedPartners activationRate approvalRate decisions medianDecisionHours medianDaysToFirstCommission }
     estimate(customersPerMonth: 2) { isEstimate monthly { amount currency } firstYear { amount } basis } } }";
 
 #[tokio::test]
@@ -512,6 +512,8 @@ async fn listing_figures_come_from_the_ledger_and_need_five_partners() {
     assert_eq!(program["trust"]["decisions"], 5);
     assert_eq!(program["trust"]["approvalRate"], "100");
     assert_eq!(program["trust"]["activatedPartners"], 0);
+    // Every partner's first commission came the day they joined.
+    assert_eq!(program["trust"]["medianDaysToFirstCommission"], "0");
 
     // Approval after the holding period activates them; a refund moves the figures.
     api::service::ledger::approve_due(&app.services, Utc::now() + Duration::days(31))

@@ -89,36 +89,34 @@ pub async fn refresh(
     let live: Vec<&enrollment::Model> = enrollments.iter().filter(|e| e.live).collect();
     let activated = live.iter().filter(|e| e.activated_at.is_some()).count();
 
-    // Earnings: net commissions (reversals included) of conversions in the window.
+    // Earnings: net commissions (reversals included) of conversions in the window. Only
+    // the window's rows are read, so a write costs the window, not the program's history.
     let since = now - Duration::days(EARNINGS_WINDOW_DAYS);
-    let conversions = conversion::Entity::find()
-        .filter(conversion::Column::ProgramId.eq(program_id))
-        .all(conn)
-        .await?;
-    let occurred: HashMap<i64, DateTime<Utc>> =
-        conversions.iter().map(|c| (c.id, c.occurred_at)).collect();
-    let rows = commission::Entity::find()
+    let in_window = sea_orm::sea_query::Query::select()
+        .column(conversion::Column::Id)
+        .from(conversion::Entity)
+        .and_where(conversion::Column::ProgramId.eq(program_id))
+        .and_where(conversion::Column::OccurredAt.gte(since))
+        .to_owned();
+    let rows: Vec<(i64, i64, i64)> = commission::Entity::find()
+        .select_only()
+        .columns([
+            commission::Column::PartnerId,
+            commission::Column::ConversionId,
+            commission::Column::AmountMinor,
+        ])
         .filter(commission::Column::ProgramId.eq(program_id))
+        .filter(commission::Column::ConversionId.in_subquery(in_window))
+        .into_tuple()
         .all(conn)
         .await?;
     let mut per_partner: HashMap<i64, i64> = HashMap::new();
     let mut per_conversion: HashMap<i64, i64> = HashMap::new();
-    let mut first_commission: HashMap<i64, DateTime<Utc>> = HashMap::new();
-    for row in &rows {
-        let Some(at) = occurred.get(&row.conversion_id).copied() else {
-            continue;
-        };
-        if row.kind == CommissionKind::Earning && row.amount_minor > 0 {
-            first_commission
-                .entry(row.enrollment_id)
-                .and_modify(|t| *t = (*t).min(at))
-                .or_insert(at);
-        }
-        if at >= since {
-            *per_partner.entry(row.partner_id).or_default() += row.amount_minor;
-            *per_conversion.entry(row.conversion_id).or_default() += row.amount_minor;
-        }
+    for (partner_id, conversion_id, amount) in rows {
+        *per_partner.entry(partner_id).or_default() += amount;
+        *per_conversion.entry(conversion_id).or_default() += amount;
     }
+    let first_commission = first_commissions(conn, program_id).await?;
     let months = EARNINGS_WINDOW_DAYS / 30;
     let mut monthly: Vec<i64> = per_partner
         .values()
@@ -248,6 +246,46 @@ pub async fn refresh_stale(
         txn.commit().await?;
     }
     Ok(stale.len())
+}
+
+/// When each partnership of a program earned its first commission (the occurrence of
+/// the converting event): one grouped query, a row per earning partnership.
+async fn first_commissions(
+    conn: &impl ConnectionTrait,
+    program_id: i64,
+) -> Result<HashMap<i64, DateTime<Utc>>, AppError> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+    let backend = conn.get_database_backend();
+    let select = Query::select()
+        .column((commission::Entity, commission::Column::EnrollmentId))
+        .expr_as(
+            Func::min(Expr::col((
+                conversion::Entity,
+                conversion::Column::OccurredAt,
+            ))),
+            "first_at",
+        )
+        .from(commission::Entity)
+        .inner_join(
+            conversion::Entity,
+            Expr::col((conversion::Entity, conversion::Column::Id))
+                .equals((commission::Entity, commission::Column::ConversionId)),
+        )
+        .and_where(Expr::col((commission::Entity, commission::Column::ProgramId)).eq(program_id))
+        .and_where(
+            Expr::col((commission::Entity, commission::Column::Kind))
+                .eq(sea_orm::ActiveEnum::to_value(&CommissionKind::Earning)),
+        )
+        .and_where(Expr::col((commission::Entity, commission::Column::AmountMinor)).gt(0))
+        .group_by_col((commission::Entity, commission::Column::EnrollmentId))
+        .to_owned();
+    let mut first = HashMap::new();
+    for row in conn.query_all_raw(backend.build(&select)).await? {
+        let enrollment_id: i64 = row.try_get_by_index(0)?;
+        let at: DateTime<Utc> = row.try_get_by_index(1)?;
+        first.insert(enrollment_id, at);
+    }
+    Ok(first)
 }
 
 /// The stored statistics of programs (absent until the first change that moves them).
