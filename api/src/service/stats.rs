@@ -13,8 +13,8 @@ use entity::{
     program, program_stats,
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect, sea_query::OnConflict,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::OnConflict,
 };
 
 use crate::error::AppError;
@@ -65,7 +65,7 @@ fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-/// Recomputes and stores the statistics of one program.
+/// Recomputes and stores the statistics of one program; returns them as stored.
 pub async fn refresh(
     conn: &impl ConnectionTrait,
     program_id: i64,
@@ -170,22 +170,22 @@ pub async fn refresh(
         })
         .collect();
 
-    let row = program_stats::ActiveModel {
-        program_id: Set(program_id),
-        enrolled_partners: Set(count(live.len())),
-        activated_partners: Set(count(activated)),
-        earning_partners: Set(count(earning)),
-        average_monthly_minor: Set(average_monthly),
-        median_monthly_minor: Set(median_monthly),
-        conversions: Set(count(paying.len())),
-        average_per_conversion_minor: Set(average_per_conversion),
-        decisions: Set(count(decided.len())),
-        approvals: Set(count(approvals)),
-        median_decision_secs: Set(median(&mut decision_secs)),
-        median_first_commission_secs: Set(median(&mut to_first)),
-        updated_at: Set(now),
+    let after = program_stats::Model {
+        program_id,
+        enrolled_partners: count(live.len()),
+        activated_partners: count(activated),
+        earning_partners: count(earning),
+        average_monthly_minor: average_monthly,
+        median_monthly_minor: median_monthly,
+        conversions: count(paying.len()),
+        average_per_conversion_minor: average_per_conversion,
+        decisions: count(decided.len()),
+        approvals: count(approvals),
+        median_decision_secs: median(&mut decision_secs),
+        median_first_commission_secs: median(&mut to_first),
+        updated_at: now,
     };
-    program_stats::Entity::insert(row)
+    program_stats::Entity::insert(program_stats::ActiveModel::from(after.clone()))
         .on_conflict(
             OnConflict::column(program_stats::Column::ProgramId)
                 .update_columns([
@@ -206,10 +206,6 @@ pub async fn refresh(
         )
         .exec(conn)
         .await?;
-    let after = program_stats::Entity::find_by_id(program_id)
-        .one(conn)
-        .await?
-        .ok_or(AppError::NotFound)?;
     // Listings are searched and sorted by the public figures: when those move, the
     // program's document is rebuilt through the outbox, in this same transaction.
     if searchable(before.as_ref()) != searchable(Some(&after)) {

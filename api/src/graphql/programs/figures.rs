@@ -108,20 +108,16 @@ pub async fn earnings(
     let show = !insufficient || own;
     let currency = &record.program.currency;
     let money = |minor: i64| (show && sample > 0).then(|| Money::from_minor(minor, currency));
-    let usd = match s.as_ref().and_then(|s| money(s.average_monthly_minor)) {
-        Some(_) => {
+    let usd = match s.as_ref().filter(|_| show && sample > 0) {
+        Some(s) => {
             let rates = ctx
                 .data_unchecked::<AppLoader>()
                 .load_one(ExchangeRates)
                 .await
                 .map_err(loader_error)?
                 .unwrap_or_default();
-            s.as_ref().map(|s| {
-                Money::from_minor(
-                    exchange_rates::usd_cents(s.average_monthly_minor, currency, &rates),
-                    "USD",
-                )
-            })
+            let cents = exchange_rates::usd_cents(s.average_monthly_minor, currency, &rates);
+            Some(Money::from_minor(cents, "USD"))
         }
         None => None,
     };

@@ -12,7 +12,7 @@ mod enrollments;
 mod invitations;
 mod questions;
 mod read;
-pub(crate) use read::scoped;
+pub(crate) use read::{scoped, visible_by_ids};
 
 use chrono::{DateTime, Utc};
 use entity::{

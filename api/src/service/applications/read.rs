@@ -84,6 +84,23 @@ pub(crate) fn scoped<C: ColumnTrait>(
     }
 }
 
+/// Rows of `E` with these ids that pass `visible`: one query, none for no ids.
+pub(crate) async fn visible_by_ids<E: EntityTrait>(
+    services: &Services,
+    visible: Condition,
+    id: E::Column,
+    ids: &[i64],
+) -> Result<Vec<E::Model>, AppError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(E::find()
+        .filter(visible)
+        .filter(id.is_in(ids.iter().copied()))
+        .all(&services.db)
+        .await?)
+}
+
 fn applications_visible_to(viewer: &Viewer) -> Condition {
     scoped(
         viewer,
@@ -107,14 +124,13 @@ pub async fn applications_by_ids(
     viewer: &Viewer,
     ids: &[i64],
 ) -> Result<Vec<application::Model>, AppError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(application::Entity::find()
-        .filter(applications_visible_to(viewer))
-        .filter(application::Column::Id.is_in(ids.iter().copied()))
-        .all(&services.db)
-        .await?)
+    visible_by_ids::<application::Entity>(
+        services,
+        applications_visible_to(viewer),
+        application::Column::Id,
+        ids,
+    )
+    .await
 }
 
 /// The application, or `NOT_FOUND` when it is missing or not the viewer's to see.
@@ -134,14 +150,13 @@ pub async fn enrollments_by_ids(
     viewer: &Viewer,
     ids: &[i64],
 ) -> Result<Vec<enrollment::Model>, AppError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(enrollment::Entity::find()
-        .filter(enrollments_visible_to(viewer))
-        .filter(enrollment::Column::Id.is_in(ids.iter().copied()))
-        .all(&services.db)
-        .await?)
+    visible_by_ids::<enrollment::Entity>(
+        services,
+        enrollments_visible_to(viewer),
+        enrollment::Column::Id,
+        ids,
+    )
+    .await
 }
 
 pub(super) async fn enrollment_for(
@@ -162,9 +177,6 @@ pub async fn invitations_by_ids(
     viewer: &Viewer,
     ids: &[i64],
 ) -> Result<Vec<invitation::Model>, AppError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
     let condition = match viewer {
         _ if viewer.is_admin() => Condition::all(),
         Viewer::User(me) => Condition::any()
@@ -172,11 +184,7 @@ pub async fn invitations_by_ids(
             .add(invitation::Column::PartnerId.in_subquery(my_partner(me.user_id))),
         Viewer::Anonymous | Viewer::ApiKey(_) => Condition::all().add(Expr::value(false)),
     };
-    Ok(invitation::Entity::find()
-        .filter(condition)
-        .filter(invitation::Column::Id.is_in(ids.iter().copied()))
-        .all(&services.db)
-        .await?)
+    visible_by_ids::<invitation::Entity>(services, condition, invitation::Column::Id, ids).await
 }
 
 /// The program, if the viewer is on its vendor's team (or a platform admin, or the

@@ -13,7 +13,11 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use crate::{
     auth::Viewer,
     error::AppError,
-    service::{Services, partners},
+    service::{
+        Services,
+        applications::{scoped, visible_by_ids},
+        partners,
+    },
 };
 
 /// Sums by status, in one currency (minor units). Every total is the sum of its rows.
@@ -122,19 +126,15 @@ pub async fn conversions_by_ids(
     viewer: &Viewer,
     ids: &[i64],
 ) -> Result<Vec<(conversion::Model, Vec<commission::Model>)>, AppError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let conversions = conversion::Entity::find()
-        .filter(crate::service::applications::scoped(
-            viewer,
-            conversion::Column::ProgramId,
-            conversion::Column::PartnerId,
-            ApiScope::ConversionsWrite,
-        ))
-        .filter(conversion::Column::Id.is_in(ids.iter().copied()))
-        .all(&services.db)
-        .await?;
+    let visible = scoped(
+        viewer,
+        conversion::Column::ProgramId,
+        conversion::Column::PartnerId,
+        ApiScope::ConversionsWrite,
+    );
+    let conversions =
+        visible_by_ids::<conversion::Entity>(services, visible, conversion::Column::Id, ids)
+            .await?;
     let ids: Vec<i64> = conversions.iter().map(|c| c.id).collect();
     let mut rows = commissions_of(services, &ids).await?;
     Ok(conversions
@@ -152,19 +152,13 @@ pub async fn commissions_by_ids(
     viewer: &Viewer,
     ids: &[i64],
 ) -> Result<Vec<commission::Model>, AppError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(commission::Entity::find()
-        .filter(crate::service::applications::scoped(
-            viewer,
-            commission::Column::ProgramId,
-            commission::Column::PartnerId,
-            ApiScope::ConversionsWrite,
-        ))
-        .filter(commission::Column::Id.is_in(ids.iter().copied()))
-        .all(&services.db)
-        .await?)
+    let visible = scoped(
+        viewer,
+        commission::Column::ProgramId,
+        commission::Column::PartnerId,
+        ApiScope::ConversionsWrite,
+    );
+    visible_by_ids::<commission::Entity>(services, visible, commission::Column::Id, ids).await
 }
 
 /// The ledger rows of conversions, in order.

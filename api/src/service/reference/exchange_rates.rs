@@ -148,21 +148,17 @@ pub async fn set(
         usd_micros_per_unit: micros,
         updated_at: now,
     };
-    exchange_rate::Entity::insert(exchange_rate::ActiveModel {
-        currency: Set(rate.currency.clone()),
-        usd_micros_per_unit: Set(micros),
-        updated_at: Set(now),
-    })
-    .on_conflict(
-        sea_orm::sea_query::OnConflict::column(exchange_rate::Column::Currency)
-            .update_columns([
-                exchange_rate::Column::UsdMicrosPerUnit,
-                exchange_rate::Column::UpdatedAt,
-            ])
-            .to_owned(),
-    )
-    .exec(&txn)
-    .await?;
+    exchange_rate::Entity::insert(exchange_rate::ActiveModel::from(rate.clone()))
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(exchange_rate::Column::Currency)
+                .update_columns([
+                    exchange_rate::Column::UsdMicrosPerUnit,
+                    exchange_rate::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec(&txn)
+        .await?;
     // One update per distinct flat amount (few), computed here without overflow.
     let rates = HashMap::from([(currency.to_owned(), micros)]);
     let amounts: Vec<i64> = program::Entity::find()
