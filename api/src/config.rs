@@ -137,6 +137,18 @@ pub struct Settings {
     #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
     pub body_limit_bytes: usize,
 
+    /// Seconds a request body may take to arrive (slow senders answer 408).
+    #[arg(long, env = "BODY_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub body_read_timeout_secs: u64,
+
+    /// Largest accepted query document in bytes (checked before parsing).
+    #[arg(long, env = "GRAPHQL_MAX_DOCUMENT_BYTES", default_value_t = 32 * 1024)]
+    pub max_document_bytes: usize,
+
+    /// Most lexical tokens accepted in one query document (checked before parsing).
+    #[arg(long, env = "GRAPHQL_MAX_TOKENS", default_value_t = 15_000)]
+    pub max_tokens: usize,
+
     /// Deepest accepted selection nesting (GraphiQL's introspection query needs 14).
     #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 15)]
     pub max_depth: usize,
@@ -314,6 +326,7 @@ pub struct HttpConfig {
     pub body_limit_bytes: usize,
     pub workers: usize,
     pub shutdown_timeout: Duration,
+    pub body_read_timeout: Duration,
     pub graphiql: bool,
 }
 
@@ -324,6 +337,10 @@ pub struct GraphqlConfig {
     pub max_aliases: usize,
     pub max_root_fields: usize,
     pub introspection: bool,
+    /// Size, tokens, nesting and fragment expansion, checked before parsing.
+    pub document: crate::graphql::precheck::DocumentLimits,
+    /// Field suggestions ("Did you mean …?") in validation errors: development only.
+    pub suggestions: bool,
 }
 
 impl Settings {
@@ -460,6 +477,7 @@ impl Settings {
                 body_limit_bytes: self.body_limit_bytes,
                 workers: self.workers.unwrap_or(cores).max(1),
                 shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+                body_read_timeout: Duration::from_secs(self.body_read_timeout_secs.max(1)),
                 graphiql: !production,
             },
             graphql: GraphqlConfig {
@@ -468,6 +486,12 @@ impl Settings {
                 max_aliases: self.max_aliases,
                 max_root_fields: self.max_root_fields,
                 introspection: self.introspection.unwrap_or(!production),
+                document: crate::graphql::precheck::DocumentLimits {
+                    max_bytes: self.max_document_bytes,
+                    max_tokens: self.max_tokens,
+                    ..crate::graphql::precheck::DocumentLimits::default()
+                },
+                suggestions: !production,
             },
             log_format: self.log_format.unwrap_or(if production {
                 LogFormat::Json

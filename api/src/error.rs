@@ -41,6 +41,14 @@ pub enum ErrorCode {
     QueryTooComplex,
     /// The search engine is down or too slow; everything else keeps working.
     SearchUnavailable,
+    /// The document is over the size or token cap (checked before parsing).
+    QueryTooLarge,
+    /// Brackets in the document (values, selections, arguments) nest too deep.
+    MaxDepthLimit,
+    /// The operation (or the request body) took longer than allowed and was cancelled.
+    Timeout,
+    /// The database cannot be reached right now; retry shortly.
+    ServiceUnavailable,
 }
 
 impl ErrorCode {
@@ -61,6 +69,10 @@ impl ErrorCode {
             Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
             Self::QueryTooComplex => "QUERY_TOO_COMPLEX",
             Self::SearchUnavailable => "SEARCH_UNAVAILABLE",
+            Self::QueryTooLarge => "QUERY_TOO_LARGE",
+            Self::MaxDepthLimit => "MAX_DEPTH_LIMIT",
+            Self::Timeout => "TIMEOUT",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
         }
     }
 }

@@ -38,6 +38,10 @@ pub struct AppState {
     pub schema: AppSchema,
     pub services: Services,
     pub body_limit_bytes: usize,
+    /// A request body must arrive within this (slow senders answer 408).
+    pub body_read_timeout: Duration,
+    /// Checked on every document before async-graphql parses it.
+    pub document_limits: crate::graphql::precheck::DocumentLimits,
     pub graphiql: bool,
 }
 
@@ -75,6 +79,8 @@ impl Application {
             schema,
             services: services.clone(),
             body_limit_bytes: config.http.body_limit_bytes,
+            body_read_timeout: config.http.body_read_timeout,
+            document_limits: config.graphql.document,
             graphiql: config.http.graphiql,
         });
 

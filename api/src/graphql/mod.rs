@@ -15,6 +15,7 @@ mod ledger;
 mod limits;
 mod loaders;
 mod money;
+pub mod precheck;
 mod programs;
 mod relay;
 mod schema;

@@ -43,6 +43,9 @@ pub struct Mutation(
     ExchangeRateMutation,
 );
 
+/// Directives accepted on one field (`@include` and `@skip` are all there are).
+const MAX_DIRECTIVES_PER_FIELD: usize = 5;
+
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
@@ -54,6 +57,7 @@ pub fn build_schema(services: Services, config: &GraphqlConfig) -> AppSchema {
         .data(services)
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
+        .limit_directives(MAX_DIRECTIVES_PER_FIELD)
         .extension(RequestLimits {
             max_aliases: config.max_aliases,
             max_root_fields: config.max_root_fields,
@@ -61,6 +65,10 @@ pub fn build_schema(services: Services, config: &GraphqlConfig) -> AppSchema {
         });
     if !config.introspection {
         schema = schema.disable_introspection();
+    }
+    if !config.suggestions {
+        // "Did you mean …?" would spell out the schema that introspection hides.
+        schema = schema.disable_suggestions();
     }
     schema.finish()
 }

@@ -9,7 +9,12 @@
 //! - GET serves queries only: a mutation answers 405 before anything runs;
 //! - with `Accept: application/graphql-response+json` request errors (parse, validation,
 //!   unknown operation) answer 400 without a `data` key; with `application/json` they
-//!   answer 200, as the spec requires for that media type.
+//!   answer 200, as the spec requires for that media type;
+//! - a body must arrive within the body-read deadline (408), so slow senders cannot hold
+//!   a connection open;
+//! - every document passes [`gql::precheck`] (size, tokens, nesting, fragment expansion)
+//!   before async-graphql parses it: those refusals protect the process and answer 400
+//!   whatever the media type, like the body limit's 413.
 
 use actix_web::{
     HttpMessage, HttpRequest, HttpResponse,
@@ -97,6 +102,7 @@ fn is_json(req: &HttpRequest) -> bool {
 enum BodyError {
     TooLarge,
     Broken,
+    TooSlow,
 }
 
 /// Reads the body, refusing it as soon as it exceeds `limit` (declared or actual size).
@@ -138,7 +144,13 @@ pub async fn post(
             "POST bodies must be JSON with `Content-Type: application/json`",
         );
     }
-    let body = match read_body(&req, payload, state.body_limit_bytes).await {
+    let body = tokio::time::timeout(
+        state.body_read_timeout,
+        read_body(&req, payload, state.body_limit_bytes),
+    )
+    .await
+    .unwrap_or(Err(BodyError::TooSlow));
+    let body = match body {
         Ok(body) => body,
         Err(BodyError::TooLarge) => {
             let message = format!("the request body exceeds {} bytes", state.body_limit_bytes);
@@ -156,6 +168,18 @@ pub async fn post(
                 ErrorCode::BadRequest,
                 "the request body could not be read",
             );
+        }
+        Err(BodyError::TooSlow) => {
+            let message = format!(
+                "the request body did not arrive within {} s",
+                state.body_read_timeout.as_secs_f32()
+            );
+            let mut response =
+                refuse(format, StatusCode::REQUEST_TIMEOUT, ErrorCode::Timeout, &message);
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
         }
     };
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
@@ -177,8 +201,8 @@ pub async fn post(
         }
         Some(_) => {}
     }
-    let request: async_graphql::Request = match serde_json::from_slice(&body) {
-        Ok(request) => request,
+    let request = match serde_json::from_slice::<PostBody>(&body) {
+        Ok(body) => body.into_request(),
         Err(e) => {
             let message = format!("the body is not a valid GraphQL request: {e}");
             return refuse(
@@ -189,14 +213,61 @@ pub async fn post(
             );
         }
     };
+    if let Err(refused) = precheck(&state, &request) {
+        return refused.respond(format);
+    }
     execute(&req, &state, request, format, false).await
+}
+
+/// A POST body as the GraphQL-over-HTTP spec defines it: `query` is required (async-graphql
+/// alone would default it to an empty document).
+#[derive(Deserialize)]
+struct PostBody {
+    query: String,
+    #[serde(rename = "operationName", default)]
+    operation_name: Option<String>,
+    #[serde(default)]
+    variables: Option<async_graphql::Variables>,
+    #[serde(default)]
+    extensions: Option<async_graphql::Extensions>,
+}
+
+impl PostBody {
+    fn into_request(self) -> async_graphql::Request {
+        let mut request = async_graphql::Request::new(self.query);
+        request.operation_name = self.operation_name;
+        request.variables = self.variables.unwrap_or_default();
+        if let Some(extensions) = self.extensions {
+            request.extensions = extensions;
+        }
+        request
+    }
+}
+
+/// A refusal of the document pre-check, answered before anything parses it.
+struct Refused(gql::precheck::Refusal);
+
+impl Refused {
+    fn respond(&self, format: Format) -> HttpResponse {
+        refuse(
+            format,
+            StatusCode::BAD_REQUEST,
+            self.0.code(),
+            &self.0.message(),
+        )
+    }
+}
+
+fn precheck(state: &AppState, request: &async_graphql::Request) -> Result<(), Refused> {
+    gql::precheck::check(&request.query, &state.document_limits)
+        .map(drop)
+        .map_err(Refused)
 }
 
 /// GET parameters as the GraphQL-over-HTTP spec names them. (async-graphql 7.2.1's
 /// `parse_query_string` expects `operation_name`, so it drops the spec's `operationName`.)
 #[derive(Deserialize)]
 struct GetParams {
-    #[serde(default)]
     query: String,
     #[serde(rename = "operationName")]
     operation_name: Option<String>,
@@ -237,6 +308,9 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             );
         }
     };
+    if let Err(refused) = precheck(&state, &request) {
+        return refused.respond(format);
+    }
     if !matches!(
         operation_type(&mut request),
         Some(OperationType::Query) | None
