@@ -165,6 +165,10 @@ pub struct Settings {
     #[arg(long, env = "GRAPHQL_MAX_ROOT_FIELDS", default_value_t = 20)]
     pub max_root_fields: usize,
 
+    /// Most root fields accepted in one mutation (each is a write).
+    #[arg(long, env = "GRAPHQL_MAX_MUTATION_FIELDS", default_value_t = 1)]
+    pub max_mutation_fields: usize,
+
     /// Allow introspection (default: on in development, off in production).
     #[arg(long, env = "GRAPHQL_INTROSPECTION", action = clap::ArgAction::Set)]
     pub introspection: Option<bool>,
@@ -336,6 +340,7 @@ pub struct GraphqlConfig {
     pub max_complexity: usize,
     pub max_aliases: usize,
     pub max_root_fields: usize,
+    pub max_mutation_fields: usize,
     pub introspection: bool,
     /// Size, tokens, nesting and fragment expansion, checked before parsing.
     pub document: crate::graphql::precheck::DocumentLimits,
@@ -485,6 +490,7 @@ impl Settings {
                 max_complexity: self.max_complexity,
                 max_aliases: self.max_aliases,
                 max_root_fields: self.max_root_fields,
+                max_mutation_fields: self.max_mutation_fields.max(1),
                 introspection: self.introspection.unwrap_or(!production),
                 document: crate::graphql::precheck::DocumentLimits {
                     max_bytes: self.max_document_bytes,

@@ -9,6 +9,7 @@ mod applications;
 mod authorization;
 mod earnings_search;
 mod errors;
+mod hostile;
 mod http;
 mod ledger;
 mod listing;

@@ -9,12 +9,13 @@ use std::sync::{
 };
 
 use async_graphql::{
-    Response, ServerError, ServerResult, ValidationResult, Variables,
+    Positioned, Response, ServerError, ServerResult, ValidationResult, Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
     },
     parser::types::{
-        DocumentOperations, ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
+        Directive, DocumentOperations, ExecutableDocument, FragmentDefinition, OperationType,
+        Selection, SelectionSet,
     },
 };
 
@@ -38,6 +39,9 @@ impl ExecutionMarker {
 pub struct RequestLimits {
     pub max_aliases: usize,
     pub max_root_fields: usize,
+    /// Root fields of a mutation (each one a write; one by default, so a document cannot
+    /// batch writes past the per-request limits).
+    pub max_mutation_fields: usize,
     /// When false, `__schema` and `__type` are refused with an error (async-graphql alone
     /// would answer them with a silent `null`).
     pub introspection: bool,
@@ -77,10 +81,18 @@ impl Extension for RequestLimitsExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let document = next
-            .run(ctx, query, variables)
-            .await
-            .map_err(|e| with_code(e, ErrorCode::GraphqlParseFailed))?;
+        let document = next.run(ctx, query, variables).await.map_err(|e| {
+            // async-graphql's own recursion and directive limits run with the parser.
+            let limit = e.message.starts_with("The recursion depth of the query")
+                || e.message
+                    .starts_with("The number of directives on the field");
+            let code = if limit {
+                ErrorCode::QueryTooComplex
+            } else {
+                ErrorCode::GraphqlParseFailed
+            };
+            with_code(e, code)
+        })?;
         let limits = self.0;
         let counts =
             Counts::of(&document).ok_or_else(|| too_complex("the document is too large".into()))?;
@@ -95,6 +107,18 @@ impl Extension for RequestLimitsExtension {
                 "an operation selects {} root fields; at most {} are allowed",
                 counts.root_fields, limits.max_root_fields
             )));
+        }
+        if counts.mutation_fields > limits.max_mutation_fields {
+            return Err(too_complex(format!(
+                "a mutation selects {} root fields; at most {} are allowed (send one mutation per request)",
+                counts.mutation_fields, limits.max_mutation_fields
+            )));
+        }
+        if let Some(problem) = counts.invalid {
+            return Err(with_code(
+                ServerError::new(problem, None),
+                ErrorCode::GraphqlValidationFailed,
+            ));
         }
         if counts.introspection && !limits.introspection {
             let err = ServerError::new("introspection is disabled on this server", None);
@@ -145,8 +169,28 @@ impl Extension for RequestLimitsExtension {
 struct Counts {
     aliases: usize,
     root_fields: usize,
+    /// Root fields of the largest mutation operation.
+    mutation_fields: usize,
     /// `__schema` or `__type` is selected at the root.
     introspection: bool,
+    /// What async-graphql's validation lets through but the spec refuses: directives it
+    /// does not know where it does not look (on `__typename`, on variables), and
+    /// arguments to `__typename`.
+    invalid: Option<String>,
+}
+
+/// The executable directives this server knows (async-graphql's built-ins).
+const KNOWN_DIRECTIVES: [&str; 2] = ["include", "skip"];
+
+fn unknown_directive(directives: &[Positioned<Directive>]) -> Option<String> {
+    directives
+        .iter()
+        .map(|d| d.node.name.node.as_str())
+        .find(|name| !KNOWN_DIRECTIVES.contains(name))
+        .map(|name| {
+            let shown: String = name.chars().take(64).collect();
+            format!("Unknown directive \"{shown}\"")
+        })
 }
 
 impl Counts {
@@ -157,23 +201,37 @@ impl Counts {
             visited: 0,
             aliases: 0,
             introspection: false,
+            invalid: None,
         };
+        for fragment in document.fragments.values() {
+            walker.note(unknown_directive(&fragment.node.directives));
+        }
         let mut root_fields = 0;
+        let mut mutation_fields = 0;
         let operations: Vec<_> = match &document.operations {
             DocumentOperations::Single(op) => vec![op],
             DocumentOperations::Multiple(map) => map.values().collect(),
         };
         for operation in operations {
+            walker.note(unknown_directive(&operation.node.directives));
+            for variable in &operation.node.variable_definitions {
+                walker.note(unknown_directive(&variable.node.directives));
+            }
             let before = walker.aliases;
             let roots = walker.walk(&operation.node.selection_set.node, 0, true)?;
             root_fields = root_fields.max(roots);
+            if operation.node.ty == OperationType::Mutation {
+                mutation_fields = mutation_fields.max(roots);
+            }
             // Operations run one at a time: count the worst one, not their sum.
             walker.aliases = before.max(walker.aliases - before);
         }
         Some(Self {
             aliases: walker.aliases,
             root_fields,
+            mutation_fields,
             introspection: walker.introspection,
+            invalid: walker.invalid,
         })
     }
 }
@@ -183,9 +241,17 @@ struct Walker<'a> {
     visited: usize,
     aliases: usize,
     introspection: bool,
+    invalid: Option<String>,
 }
 
 impl Walker<'_> {
+    /// Keeps the first problem found.
+    fn note(&mut self, problem: Option<String>) {
+        if self.invalid.is_none() {
+            self.invalid = problem;
+        }
+    }
+
     /// Returns the number of fields directly in `set` (fragments flattened), or `None`
     /// when the walk exceeds its budget.
     fn walk(&mut self, set: &SelectionSet, depth: usize, at_root: bool) -> Option<usize> {
@@ -205,6 +271,10 @@ impl Walker<'_> {
                         self.aliases += 1;
                     }
                     let name = field.name.node.as_str();
+                    self.note(unknown_directive(&field.directives));
+                    if name == "__typename" && !field.arguments.is_empty() {
+                        self.note(Some("`__typename` takes no arguments".to_owned()));
+                    }
                     if at_root && matches!(name, "__schema" | "__type") {
                         self.introspection = true;
                     }
@@ -214,9 +284,11 @@ impl Walker<'_> {
                     self.walk(&field.selection_set.node, depth + 1, false)?;
                 }
                 Selection::InlineFragment(inline) => {
+                    self.note(unknown_directive(&inline.node.directives));
                     fields += self.walk(&inline.node.selection_set.node, depth + 1, at_root)?;
                 }
                 Selection::FragmentSpread(spread) => {
+                    self.note(unknown_directive(&spread.node.directives));
                     let name = &spread.node.fragment_name.node;
                     // Unknown fragments are reported by validation.
                     if let Some(fragment) = self.document.fragments.get(name) {
@@ -251,7 +323,9 @@ mod tests {
             Counts {
                 aliases: 6,
                 root_fields: 2,
-                introspection: false
+                mutation_fields: 0,
+                introspection: false,
+                invalid: None,
             }
         );
     }
@@ -273,6 +347,32 @@ mod tests {
                 .introspection
         );
         assert!(!counts("{ viewer { __typename } }").unwrap().introspection);
+    }
+
+    #[test]
+    fn unknown_directives_are_found_wherever_they_stand() {
+        for query in [
+            "{ __typename @foo }",
+            "query($a: Int @foo) { viewer { id(x: $a) } }",
+            "{ ...F } fragment F on Query @foo { __typename }",
+            "{ ... @foo { __typename } }",
+            "{ ...F @foo } fragment F on Query { __typename }",
+            "query @foo { __typename }",
+        ] {
+            let c = counts(query).unwrap();
+            assert_eq!(
+                c.invalid.as_deref(),
+                Some("Unknown directive \"foo\""),
+                "{query}"
+            );
+        }
+        assert!(counts("{ __typename(x: 1) }").unwrap().invalid.is_some());
+        assert!(
+            counts("{ viewer @include(if: true) @skip(if: false) { id } }")
+                .unwrap()
+                .invalid
+                .is_none()
+        );
     }
 
     #[test]

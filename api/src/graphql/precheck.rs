@@ -159,8 +159,7 @@ fn tokenize(text: &str, max_tokens: usize) -> Result<Vec<Tok<'_>>, Refusal> {
                 while i < bytes.len()
                     && (bytes[i].is_ascii_alphanumeric()
                         || bytes[i] == b'.' && !bytes[i..].starts_with(b"...")
-                        || (matches!(bytes[i], b'+' | b'-')
-                            && matches!(bytes[i - 1], b'e' | b'E')))
+                        || (matches!(bytes[i], b'+' | b'-') && matches!(bytes[i - 1], b'e' | b'E')))
                 {
                     i += 1;
                 }
@@ -420,12 +419,18 @@ mod tests {
         // programs, edges, node, ...P + slug, name, vendor, name, commissionRules, summary
         assert_eq!(summary.selections, 10);
         let aliased = check_default("{ a: viewer { id } b: viewer { id } }").unwrap();
-        assert_eq!(aliased.selections, 4, "an alias and its field are one selection");
+        assert_eq!(
+            aliased.selections, 4,
+            "an alias and its field are one selection"
+        );
     }
 
     #[test]
     fn deep_values_are_refused_in_arguments_input_objects_and_directives() {
-        let list = format!("{{ programs(first: {}) {{ totalCount }} }}", nested("[", 1_600, "1", "]"));
+        let list = format!(
+            "{{ programs(first: {}) {{ totalCount }} }}",
+            nested("[", 1_600, "1", "]")
+        );
         assert_eq!(check_default(&list), Err(Refusal::TooDeep { limit: 64 }));
         let object = format!(
             "{{ programs(filter: {}) {{ totalCount }} }}",
@@ -436,9 +441,15 @@ mod tests {
             "{{ viewer @include(if: {}) {{ id }} }}",
             nested("[", 1_000, "true", "]")
         );
-        assert_eq!(check_default(&directive), Err(Refusal::TooDeep { limit: 64 }));
+        assert_eq!(
+            check_default(&directive),
+            Err(Refusal::TooDeep { limit: 64 })
+        );
         let selections = nested("{ a ", 100, "", "}");
-        assert_eq!(check_default(&selections), Err(Refusal::TooDeep { limit: 64 }));
+        assert_eq!(
+            check_default(&selections),
+            Err(Refusal::TooDeep { limit: 64 })
+        );
     }
 
     #[test]
@@ -456,7 +467,10 @@ mod tests {
     fn a_fragment_bomb_is_refused_without_being_walked() {
         let mut q = String::from("query { ...F0 }\n");
         for i in 0..26 {
-            q.push_str(&format!("fragment F{i} on Query {{ ...F{n} ...F{n} }}\n", n = i + 1));
+            q.push_str(&format!(
+                "fragment F{i} on Query {{ ...F{n} ...F{n} }}\n",
+                n = i + 1
+            ));
         }
         q.push_str("fragment F26 on Query { __typename }");
         assert!(q.len() < 1_200);
@@ -470,7 +484,10 @@ mod tests {
     fn fragments_named_like_keywords_cannot_hide_a_bomb() {
         let mut q = String::from("query { ...F0 }\n");
         for i in 0..26 {
-            q.push_str(&format!("fragment F{i} on query {{ ...F{n} ...F{n} }}\n", n = i + 1));
+            q.push_str(&format!(
+                "fragment F{i} on query {{ ...F{n} ...F{n} }}\n",
+                n = i + 1
+            ));
         }
         q.push_str("fragment F26 on fragment { __typename }");
         assert_eq!(
@@ -483,7 +500,9 @@ mod tests {
     fn cycles_are_refused_and_long_chains_do_not_recurse() {
         assert_eq!(
             check_default("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }"),
-            Err(Refusal::FragmentCycle { fragment: "A".into() })
+            Err(Refusal::FragmentCycle {
+                fragment: "A".into()
+            })
         );
         let mut chain = String::from("{ ...F0 }");
         for i in 0..3_000 {

@@ -61,6 +61,7 @@ pub fn build_schema(services: Services, config: &GraphqlConfig) -> AppSchema {
         .extension(RequestLimits {
             max_aliases: config.max_aliases,
             max_root_fields: config.max_root_fields,
+            max_mutation_fields: config.max_mutation_fields,
             introspection: config.introspection,
         });
     if !config.introspection {

@@ -26,7 +26,7 @@ use actix_web::{
 };
 use async_graphql::{
     ServerError,
-    parser::types::{DocumentOperations, OperationType},
+    parser::types::{DocumentOperations, OperationDefinition, OperationType},
 };
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -174,8 +174,12 @@ pub async fn post(
                 "the request body did not arrive within {} s",
                 state.body_read_timeout.as_secs_f32()
             );
-            let mut response =
-                refuse(format, StatusCode::REQUEST_TIMEOUT, ErrorCode::Timeout, &message);
+            let mut response = refuse(
+                format,
+                StatusCode::REQUEST_TIMEOUT,
+                ErrorCode::Timeout,
+                &message,
+            );
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -339,18 +343,47 @@ pub async fn other_method(req: HttpRequest) -> HttpResponse {
 /// (parse error, unknown operation name): execution reports those as request errors.
 /// The parsed document is kept in the request, so it is not parsed twice.
 fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
+    selected_operation(request).map(|op| op.ty)
+}
+
+fn selected_operation(request: &mut async_graphql::Request) -> Option<&OperationDefinition> {
     let name = request.operation_name.clone();
     let document = request.parsed_query().ok()?;
     match (&document.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Single(op), _) => Some(&op.node),
         (DocumentOperations::Multiple(ops), Some(name)) => {
-            ops.get(name.as_str()).map(|op| op.node.ty)
+            ops.get(name.as_str()).map(|op| &op.node)
         }
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
+            ops.values().next().map(|op| &op.node)
         }
         (DocumentOperations::Multiple(_), None) => None,
     }
+}
+
+/// A variable of non-null type with no default that the request leaves out (or sends as
+/// null). The spec makes that a request error; async-graphql 7.2.1 would run the operation
+/// and fail the field with a code-less error instead.
+fn missing_variable(request: &mut async_graphql::Request) -> Option<String> {
+    let variables = request.variables.clone();
+    let operation = selected_operation(request)?;
+    operation
+        .variable_definitions
+        .iter()
+        .find_map(|definition| {
+            let definition = &definition.node;
+            let name = definition.name.node.as_str();
+            let given = variables
+                .get(name)
+                .is_some_and(|v| !matches!(v, async_graphql::Value::Null));
+            (!definition.var_type.node.nullable && definition.default_value.is_none() && !given)
+                .then(|| {
+                    format!(
+                        "variable `${name}` of type `{}` was not provided",
+                        definition.var_type.node
+                    )
+                })
+        })
 }
 
 async fn execute(
@@ -376,6 +409,14 @@ async fn execute(
         auth,
         request_id: req.extensions().get::<RequestId>().map(|id| id.0.clone()),
     };
+    let mut request = request;
+    if let Some(message) = missing_variable(&mut request) {
+        let status = match format {
+            Format::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+            Format::Json => StatusCode::OK,
+        };
+        return refuse(format, status, ErrorCode::BadUserInput, &message);
+    }
     let marker = ExecutionMarker::default();
     let request = gql::with_request_data(request, &state.services, info).data(marker.clone());
     let mut response = state.schema.execute(request).await;
