@@ -10,8 +10,9 @@ use std::{
 };
 
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, RuntimeErr, SqlErr, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
@@ -68,6 +69,119 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
     }
     db.begin_with_options(options).await
+}
+
+/// Takes the write lock of a program's row, first thing in a write transaction.
+///
+/// **Lock order.** A transaction that writes anything hanging off a program (its
+/// applications, enrollments, conversions, commissions or statistics) locks the program
+/// row first, before any insert or other row lock; one that covers several programs
+/// locks them in ascending id order. Every such writer of one program then queues on that
+/// one row instead of meeting the others in a cycle. The lock is `FOR NO KEY UPDATE`,
+/// which does not conflict with the `FOR KEY SHARE` locks that foreign-key checks take
+/// on the program row, so inserts elsewhere that merely reference the program never wait
+/// for it. SQLite needs nothing: [`begin_write`] already holds the database's one write
+/// lock.
+pub async fn lock_programs(txn: &DatabaseTransaction, program_ids: &[i64]) -> Result<(), DbErr> {
+    if txn.get_database_backend() != DbBackend::Postgres || program_ids.is_empty() {
+        return Ok(());
+    }
+    let mut ids = program_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    // `ORDER BY id` makes PostgreSQL take the row locks in that order.
+    txn.execute_raw(Statement::from_string(
+        DbBackend::Postgres,
+        format!("SELECT id FROM program WHERE id IN ({list}) ORDER BY id FOR NO KEY UPDATE"),
+    ))
+    .await
+    .map(drop)
+}
+
+/// [`begin_write`], then [`lock_programs`] for `program_id`: how every write of a
+/// program's dependent rows starts.
+pub async fn begin_program_write(
+    db: &DatabaseConnection,
+    program_id: i64,
+) -> Result<DatabaseTransaction, DbErr> {
+    let txn = begin_write(db).await?;
+    lock_programs(&txn, &[program_id]).await?;
+    Ok(txn)
+}
+
+/// The SQLSTATE of a database error, if the database sent one.
+pub fn sqlstate(err: &DbErr) -> Option<String> {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e))
+        | DbErr::Conn(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+            sea_orm::sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A serialization failure or a deadlock (PostgreSQL 40001 / 40P01): the transaction was
+/// rolled back and may simply be run again.
+pub fn is_transient_conflict(err: &DbErr) -> bool {
+    sqlstate(err).is_some_and(|code| code == "40001" || code == "40P01")
+}
+
+/// The database could not be reached: no connection within the acquire timeout, or the
+/// connection broke.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e))
+        | DbErr::Conn(RuntimeErr::SqlxError(e)) => e.as_ref(),
+        _ => return false,
+    };
+    use sea_orm::sqlx::Error;
+    match sqlx {
+        Error::PoolTimedOut | Error::PoolClosed | Error::Io(_) | Error::Tls(_) => true,
+        // 57P01..57P03: the server is shutting down or not accepting connections;
+        // 08xxx: connection exceptions.
+        Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
+}
+
+/// PostgreSQL cancelled the statement at `statement_timeout` (57014).
+pub fn is_statement_timeout(err: &DbErr) -> bool {
+    sqlstate(err).is_some_and(|code| code == "57014")
+}
+
+/// Attempts of a transaction that lost to a serialization failure or deadlock.
+const TRANSIENT_ATTEMPTS: u32 = 4;
+
+/// Runs `attempt` again (up to four times in all, with a short randomised pause) when
+/// it fails with a serialization failure or deadlock. With the lock order above these
+/// should not happen; this is the safety net, so a client never sees one.
+pub async fn retrying<T, F>(mut attempt: impl FnMut() -> F) -> Result<T, crate::error::AppError>
+where
+    F: std::future::Future<Output = Result<T, crate::error::AppError>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt().await {
+            Err(e) if tries < TRANSIENT_ATTEMPTS && e.is_transient_conflict() => {
+                let jitter = u64::from(getrandom::u32().unwrap_or(0) % 16);
+                let pause = 5 * u64::from(tries) + jitter;
+                tracing::warn!(
+                    tries,
+                    "transaction lost to a deadlock or serialization failure; retrying"
+                );
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+            result => return result,
+        }
+    }
 }
 
 /// `Some(constraint text)` when `err` is a unique-constraint violation. The text names the

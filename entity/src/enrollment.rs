@@ -35,6 +35,9 @@ pub struct Model {
     pub joined_at: DateTimeUtc,
     /// First approved commission (set by the earnings ledger).
     pub activated_at: Option<DateTimeUtc>,
+    /// When the partnership first earned: the occurrence of its earliest earning
+    /// commission (set by the ledger; reversals do not clear it).
+    pub first_commission_at: Option<DateTimeUtc>,
     /// When the partner left or was terminated.
     pub ended_at: Option<DateTimeUtc>,
     pub end_reason: Option<String>,

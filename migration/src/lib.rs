@@ -12,6 +12,7 @@ mod m20261121_000004_applications;
 mod m20261121_000005_api_keys;
 mod m20261121_000006_ledger;
 mod m20261121_000007_program_stats;
+mod m20261201_000008_hardening;
 
 /// Every migration of the project, oldest first.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000005_api_keys::Migration),
             Box::new(m20261121_000006_ledger::Migration),
             Box::new(m20261121_000007_program_stats::Migration),
+            Box::new(m20261201_000008_hardening::Migration),
         ]
     }
 }

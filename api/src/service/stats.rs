@@ -7,14 +7,12 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use entity::{
     application::{self, ApplicationStatus},
-    commission::{self, CommissionKind},
-    conversion,
+    commission, conversion,
     enrollment::{self},
-    program, program_stats,
+    program_stats,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::OnConflict,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::OnConflict,
 };
 
 use crate::error::AppError;
@@ -66,60 +64,31 @@ fn count(n: usize) -> i32 {
 }
 
 /// Recomputes and stores the statistics of one program; returns them as stored.
+///
+/// Runs inside the caller's write transaction, which took the program's lock first
+/// (`db::begin_program_write`, the documented lock order), so concurrent changes of one
+/// program recompute one after the other, each seeing the other's rows. Everything is
+/// read as aggregates or as the few columns a median needs: the cost follows the number
+/// of partners and the trailing windows, never the program's history or the size of
+/// applications' answers and pitches.
 pub async fn refresh(
     conn: &impl ConnectionTrait,
     program_id: i64,
     now: DateTime<Utc>,
 ) -> Result<program_stats::Model, AppError> {
-    // Concurrent changes of one program recompute one after the other, each seeing the
-    // other's rows (SQLite's write transaction already serialises them).
-    if conn.get_database_backend() == DbBackend::Postgres {
-        program::Entity::find_by_id(program_id)
-            .lock_exclusive()
-            .one(conn)
-            .await?;
-    }
     let before = program_stats::Entity::find_by_id(program_id)
         .one(conn)
         .await?;
-    let enrollments = enrollment::Entity::find()
-        .filter(enrollment::Column::ProgramId.eq(program_id))
-        .all(conn)
-        .await?;
-    let live: Vec<&enrollment::Model> = enrollments.iter().filter(|e| e.live).collect();
-    let activated = live.iter().filter(|e| e.activated_at.is_some()).count();
+    let partnerships = partnerships(conn, program_id).await?;
 
-    // Earnings: net commissions (reversals included) of conversions in the window. Only
-    // the window's rows are read, so a write costs the window, not the program's history.
+    // Earnings: net commissions (reversals included) of conversions in the window, summed
+    // per partner and per conversion by the database.
     let since = now - Duration::days(EARNINGS_WINDOW_DAYS);
-    let in_window = sea_orm::sea_query::Query::select()
-        .column(conversion::Column::Id)
-        .from(conversion::Entity)
-        .and_where(conversion::Column::ProgramId.eq(program_id))
-        .and_where(conversion::Column::OccurredAt.gte(since))
-        .to_owned();
-    let rows: Vec<(i64, i64, i64)> = commission::Entity::find()
-        .select_only()
-        .columns([
-            commission::Column::PartnerId,
-            commission::Column::ConversionId,
-            commission::Column::AmountMinor,
-        ])
-        .filter(commission::Column::ProgramId.eq(program_id))
-        .filter(commission::Column::ConversionId.in_subquery(in_window))
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let mut per_partner: HashMap<i64, i64> = HashMap::new();
-    let mut per_conversion: HashMap<i64, i64> = HashMap::new();
-    for (partner_id, conversion_id, amount) in rows {
-        *per_partner.entry(partner_id).or_default() += amount;
-        *per_conversion.entry(conversion_id).or_default() += amount;
-    }
-    let first_commission = first_commissions(conn, program_id).await?;
+    let per_partner = partner_nets(conn, program_id, since).await?;
+    let per_conversion = paying_conversions(conn, program_id, since).await?;
     let months = EARNINGS_WINDOW_DAYS / 30;
     let mut monthly: Vec<i64> = per_partner
-        .values()
+        .iter()
         .filter(|net| **net > 0)
         .map(|net| net / months)
         .collect();
@@ -130,54 +99,49 @@ pub async fn refresh(
         monthly.iter().sum::<i64>() / i64::try_from(earning).unwrap_or(1)
     };
     let median_monthly = median(&mut monthly).unwrap_or(0);
-    let paying: Vec<i64> = per_conversion
-        .values()
-        .copied()
-        .filter(|v| *v > 0)
-        .collect();
-    let average_per_conversion = if paying.is_empty() {
+    let average_per_conversion = if per_conversion.count == 0 {
         0
     } else {
-        paying.iter().sum::<i64>() / i64::try_from(paying.len()).unwrap_or(1)
+        per_conversion.total / per_conversion.count
     };
-    let joined: HashMap<i64, DateTime<Utc>> =
-        enrollments.iter().map(|e| (e.id, e.joined_at)).collect();
-    let mut to_first: Vec<i64> = first_commission
-        .iter()
-        .filter_map(|(e, at)| joined.get(e).map(|j| (*at - *j).num_seconds().max(0)))
-        .collect();
 
-    // Decisions of the trailing 180 days.
+    // Decisions of the trailing 180 days: two timestamps per decision.
     let decided_since = now - Duration::days(DECISIONS_WINDOW_DAYS);
-    let decided = application::Entity::find()
-        .filter(application::Column::ProgramId.eq(program_id))
-        .filter(
-            application::Column::Status
-                .is_in([ApplicationStatus::Approved, ApplicationStatus::Rejected]),
-        )
-        .filter(application::Column::DecidedAt.gte(decided_since))
-        .all(conn)
-        .await?;
+    let decided: Vec<(ApplicationStatus, DateTime<Utc>, Option<DateTime<Utc>>)> =
+        application::Entity::find()
+            .select_only()
+            .columns([
+                application::Column::Status,
+                application::Column::CreatedAt,
+                application::Column::DecidedAt,
+            ])
+            .filter(application::Column::ProgramId.eq(program_id))
+            .filter(
+                application::Column::Status
+                    .is_in([ApplicationStatus::Approved, ApplicationStatus::Rejected]),
+            )
+            .filter(application::Column::DecidedAt.gte(decided_since))
+            .into_tuple()
+            .all(conn)
+            .await?;
     let approvals = decided
         .iter()
-        .filter(|a| a.status == ApplicationStatus::Approved)
+        .filter(|(status, ..)| *status == ApplicationStatus::Approved)
         .count();
     let mut decision_secs: Vec<i64> = decided
         .iter()
-        .filter_map(|a| {
-            a.decided_at
-                .map(|d| (d - a.created_at).num_seconds().max(0))
-        })
+        .filter_map(|(_, created, decided)| decided.map(|d| (d - *created).num_seconds().max(0)))
         .collect();
+    let mut to_first = partnerships.to_first_commission;
 
     let after = program_stats::Model {
         program_id,
-        enrolled_partners: count(live.len()),
-        activated_partners: count(activated),
+        enrolled_partners: count(partnerships.live),
+        activated_partners: count(partnerships.activated),
         earning_partners: count(earning),
         average_monthly_minor: average_monthly,
         median_monthly_minor: median_monthly,
-        conversions: count(paying.len()),
+        conversions: i32::try_from(per_conversion.count).unwrap_or(i32::MAX),
         average_per_conversion_minor: average_per_conversion,
         decisions: count(decided.len()),
         approvals: count(approvals),
@@ -214,6 +178,136 @@ pub async fn refresh(
     Ok(after)
 }
 
+/// The window's net commission of a program (reversals included), summed per `by`
+/// (partner or conversion): `SELECT CAST(SUM(amount) AS BIGINT) … GROUP BY by`.
+fn window_sums(
+    program_id: i64,
+    since: DateTime<Utc>,
+    by: commission::Column,
+) -> sea_orm::sea_query::SelectStatement {
+    use sea_orm::sea_query::{Alias, Expr, Func, Query};
+    let in_window = Query::select()
+        .column(conversion::Column::Id)
+        .from(conversion::Entity)
+        .and_where(conversion::Column::ProgramId.eq(program_id))
+        .and_where(conversion::Column::OccurredAt.gte(since))
+        .to_owned();
+    Query::select()
+        // PostgreSQL sums BIGINT into NUMERIC: cast back.
+        .expr_as(
+            Func::cast_as(
+                Func::sum(Expr::col(commission::Column::AmountMinor)),
+                Alias::new("BIGINT"),
+            ),
+            Alias::new("net"),
+        )
+        .from(commission::Entity)
+        .and_where(commission::Column::ProgramId.eq(program_id))
+        .and_where(commission::Column::ConversionId.in_subquery(in_window))
+        .group_by_col(by)
+        .to_owned()
+}
+
+/// The window's net earnings of each partner that has any.
+async fn partner_nets(
+    conn: &impl ConnectionTrait,
+    program_id: i64,
+    since: DateTime<Utc>,
+) -> Result<Vec<i64>, AppError> {
+    let select = window_sums(program_id, since, commission::Column::PartnerId);
+    let backend = conn.get_database_backend();
+    let mut nets = Vec::new();
+    for row in conn.query_all_raw(backend.build(&select)).await? {
+        nets.push(row.try_get_by_index::<i64>(0)?);
+    }
+    Ok(nets)
+}
+
+/// Conversions of the window whose net commission is positive: how many, and their sum.
+struct Paying {
+    count: i64,
+    total: i64,
+}
+
+async fn paying_conversions(
+    conn: &impl ConnectionTrait,
+    program_id: i64,
+    since: DateTime<Utc>,
+) -> Result<Paying, AppError> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
+    let net = Alias::new("net");
+    let select = Query::select()
+        .expr(Func::count(Expr::col(net.clone())))
+        .expr(Func::cast_as(
+            Func::sum(Expr::col(net.clone())),
+            Alias::new("BIGINT"),
+        ))
+        .from_subquery(
+            window_sums(program_id, since, commission::Column::ConversionId),
+            Alias::new("nets"),
+        )
+        .and_where(Expr::col(net).gt(0))
+        .to_owned();
+    let backend = conn.get_database_backend();
+    let row = conn.query_one_raw(backend.build(&select)).await?;
+    let (count, total) = match row {
+        Some(row) => (
+            row.try_get_by_index::<i64>(0)?,
+            row.try_get_by_index::<Option<i64>>(1)?.unwrap_or(0),
+        ),
+        None => (0, 0),
+    };
+    Ok(Paying { count, total })
+}
+
+/// A program's partnerships as the statistics count them.
+struct Partnerships {
+    /// Active or suspended.
+    live: usize,
+    /// Live and activated (first approved commission).
+    activated: usize,
+    /// Seconds from joining to the first earning, per partnership that earned.
+    to_first_commission: Vec<i64>,
+}
+
+async fn partnerships(
+    conn: &impl ConnectionTrait,
+    program_id: i64,
+) -> Result<Partnerships, AppError> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Func};
+    let live_activated = Expr::col(enrollment::Column::ActivatedAt).is_not_null();
+    let counts: Option<(i64, i64)> = enrollment::Entity::find()
+        .select_only()
+        .expr(Func::count(Expr::col(enrollment::Column::Id)))
+        .expr(Func::sum(Expr::case(live_activated, 1).finally(0)))
+        .filter(enrollment::Column::ProgramId.eq(program_id))
+        .filter(enrollment::Column::Live.eq(true))
+        .into_tuple::<(i64, Option<i64>)>()
+        .one(conn)
+        .await?
+        .map(|(live, activated)| (live, activated.unwrap_or(0)));
+    let (live, activated) = counts.unwrap_or((0, 0));
+    let firsts: Vec<(DateTime<Utc>, DateTime<Utc>)> = enrollment::Entity::find()
+        .select_only()
+        .columns([
+            enrollment::Column::JoinedAt,
+            enrollment::Column::FirstCommissionAt,
+        ])
+        .filter(enrollment::Column::ProgramId.eq(program_id))
+        .filter(enrollment::Column::FirstCommissionAt.is_not_null())
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(Partnerships {
+        live: usize::try_from(live).unwrap_or(0),
+        activated: usize::try_from(activated).unwrap_or(0),
+        to_first_commission: firsts
+            .into_iter()
+            .map(|(joined, first)| std::cmp::max((first - joined).num_seconds(), 0))
+            .collect(),
+    })
+}
+
 /// Statistics older than this are recomputed by the ledger job even without a change:
 /// the trailing windows move on by themselves.
 pub const STALE_AFTER_HOURS: i64 = 24;
@@ -226,7 +320,7 @@ pub async fn refresh_stale(
     now: DateTime<Utc>,
     limit: u64,
 ) -> Result<usize, AppError> {
-    use sea_orm::{QueryOrder, TransactionTrait};
+    use sea_orm::QueryOrder;
     let stale: Vec<i64> = program_stats::Entity::find()
         .select_only()
         .column(program_stats::Column::ProgramId)
@@ -237,51 +331,11 @@ pub async fn refresh_stale(
         .all(&services.db)
         .await?;
     for program_id in &stale {
-        let txn = services.db.begin().await?;
+        let txn = crate::db::begin_program_write(&services.db, *program_id).await?;
         refresh(&txn, *program_id, now).await?;
         txn.commit().await?;
     }
     Ok(stale.len())
-}
-
-/// When each partnership of a program earned its first commission (the occurrence of
-/// the converting event): one grouped query, a row per earning partnership.
-async fn first_commissions(
-    conn: &impl ConnectionTrait,
-    program_id: i64,
-) -> Result<HashMap<i64, DateTime<Utc>>, AppError> {
-    use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
-    let backend = conn.get_database_backend();
-    let select = Query::select()
-        .column((commission::Entity, commission::Column::EnrollmentId))
-        .expr_as(
-            Func::min(Expr::col((
-                conversion::Entity,
-                conversion::Column::OccurredAt,
-            ))),
-            "first_at",
-        )
-        .from(commission::Entity)
-        .inner_join(
-            conversion::Entity,
-            Expr::col((conversion::Entity, conversion::Column::Id))
-                .equals((commission::Entity, commission::Column::ConversionId)),
-        )
-        .and_where(Expr::col((commission::Entity, commission::Column::ProgramId)).eq(program_id))
-        .and_where(
-            Expr::col((commission::Entity, commission::Column::Kind))
-                .eq(sea_orm::ActiveEnum::to_value(&CommissionKind::Earning)),
-        )
-        .and_where(Expr::col((commission::Entity, commission::Column::AmountMinor)).gt(0))
-        .group_by_col((commission::Entity, commission::Column::EnrollmentId))
-        .to_owned();
-    let mut first = HashMap::new();
-    for row in conn.query_all_raw(backend.build(&select)).await? {
-        let enrollment_id: i64 = row.try_get_by_index(0)?;
-        let at: DateTime<Utc> = row.try_get_by_index(1)?;
-        first.insert(enrollment_id, at);
-    }
-    Ok(first)
 }
 
 /// The stored statistics of programs (absent until the first change that moves them).

@@ -344,8 +344,36 @@ fn already_applied() -> AppError {
 
 /// Submits an application. Returns the application as stored (approved and enrolled at
 /// once when the program or an invitation says so).
+///
+/// With an idempotency key, concurrent retries all answer like the first: a retry that
+/// finds the first one's application (committed meanwhile) replays it instead of
+/// reporting it as a second application.
 #[tracing::instrument(skip_all, fields(program_id = input.program_id))]
 pub async fn apply(
+    services: &Services,
+    actor: &Actor,
+    input: NewApplication,
+) -> Result<application::Model, AppError> {
+    let program_id = input.program_id;
+    let key = input.idempotency_key.clone();
+    let result = db::retrying(|| apply_once(services, actor, input.clone())).await;
+    match (result, key) {
+        (Err(e), Some(key)) if is_already_applied(&e) => {
+            let partner = partners::require_mine(services, actor, "partnerProfile").await?;
+            match replay(services, partner.id, key.trim(), program_id).await? {
+                Some(first) => Ok(first),
+                None => Err(e),
+            }
+        }
+        (result, _) => result,
+    }
+}
+
+fn is_already_applied(err: &AppError) -> bool {
+    matches!(err, AppError::Invalid(errors) if errors.iter().any(|e| e.code == FieldErrorCode::AlreadyApplied))
+}
+
+async fn apply_once(
     services: &Services,
     actor: &Actor,
     input: NewApplication,
@@ -453,7 +481,7 @@ pub async fn apply(
         ),
     };
 
-    let txn = db::begin_write(&services.db).await?;
+    let txn = db::begin_program_write(&services.db, program.id).await?;
     let inserted = application::ActiveModel {
         id: NotSet,
         program_id: Set(program.id),
@@ -509,10 +537,7 @@ pub async fn apply(
             .with(serde_json::json!({ "programId": program.id, "joinSource": source })),
     )
     .await?;
-    let system = Actor {
-        viewer: crate::auth::Viewer::Anonymous,
-        request_id: actor.request_id.clone(),
-    };
+    let system = Actor::new(crate::auth::Viewer::Anonymous, actor.request_id.clone());
     match decision {
         FirstDecision::Pending => {}
         FirstDecision::Approve(by) => {

@@ -131,8 +131,30 @@ fn check_decision(
     }
 }
 
-/// Applies a checked decision to a pending application, in one transaction.
+/// Applies a checked decision to a pending application, in one transaction (run again
+/// if it lost to a deadlock: see `db::retrying`).
 async fn decide_checked(
+    services: &Services,
+    actor: &Actor,
+    current: &application::Model,
+    program: &program::Model,
+    decision: &Decision,
+    expected_version: Option<i32>,
+) -> Result<application::Model, AppError> {
+    db::retrying(|| {
+        decide_once(
+            services,
+            actor,
+            current,
+            program,
+            decision,
+            expected_version,
+        )
+    })
+    .await
+}
+
+async fn decide_once(
     services: &Services,
     actor: &Actor,
     current: &application::Model,
@@ -155,7 +177,7 @@ async fn decide_checked(
     }
     let now = crate::service::now();
     let me = actor.viewer.user_id();
-    let txn = db::begin_write(&services.db).await?;
+    let txn = db::begin_program_write(&services.db, program.id).await?;
     let mut update = application::Entity::update_many()
         .col_expr(application::Column::DecidedByUserId, Expr::value(me))
         .col_expr(application::Column::DecidedAt, Expr::value(now))

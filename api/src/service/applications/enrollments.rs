@@ -88,6 +88,7 @@ pub async fn enroll(
         terms_version: Set(program.terms_version),
         joined_at: Set(now),
         activated_at: Set(None),
+        first_commission_at: Set(None),
         ended_at: Set(None),
         end_reason: Set(None),
         version: Set(1),
@@ -188,9 +189,22 @@ async fn transition(
     kind: ApplicationEventKind,
     action: &'static str,
 ) -> Result<enrollment::Model, AppError> {
+    db::retrying(|| transition_once(services, actor, current, to, reason.clone(), kind, action))
+        .await
+}
+
+async fn transition_once(
+    services: &Services,
+    actor: &Actor,
+    current: &enrollment::Model,
+    to: EnrollmentStatus,
+    reason: Option<String>,
+    kind: ApplicationEventKind,
+    action: &'static str,
+) -> Result<enrollment::Model, AppError> {
     let now = crate::service::now();
     let ends = matches!(to, EnrollmentStatus::Left | EnrollmentStatus::Terminated);
-    let txn = db::begin_write(&services.db).await?;
+    let txn = db::begin_program_write(&services.db, current.program_id).await?;
     let mut update = enrollment::Entity::update_many()
         .col_expr(enrollment::Column::Status, Expr::value(to))
         .col_expr(enrollment::Column::Live, Expr::value(!ends))

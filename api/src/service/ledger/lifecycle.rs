@@ -31,6 +31,10 @@ pub const MAX_PAID_AT_ONCE: usize = 500;
 /// partnerships whose first commission that approves (`activatedAt`). Returns the rows
 /// approved. Idempotent; the clock is the caller's so tests need no waiting.
 pub async fn approve_due(services: &Services, now: DateTime<Utc>) -> Result<u64, AppError> {
+    db::retrying(|| approve_due_once(services, now)).await
+}
+
+async fn approve_due_once(services: &Services, now: DateTime<Utc>) -> Result<u64, AppError> {
     let txn = db::begin_write(&services.db).await?;
     let programs: Vec<i64> = commission::Entity::find()
         .select_only()
@@ -41,6 +45,9 @@ pub async fn approve_due(services: &Services, now: DateTime<Utc>) -> Result<u64,
         .into_tuple()
         .all(&txn)
         .await?;
+    // Lock order: the programs first, ascending; then only their rows change, so a
+    // commission of another program that became due meanwhile waits for the next pass.
+    db::lock_programs(&txn, &programs).await?;
     let approved = commission::Entity::update_many()
         .col_expr(
             commission::Column::Status,
@@ -49,6 +56,7 @@ pub async fn approve_due(services: &Services, now: DateTime<Utc>) -> Result<u64,
         .col_expr(commission::Column::ApprovedAt, Expr::value(now))
         .filter(commission::Column::Status.eq(CommissionStatus::Pending))
         .filter(commission::Column::AvailableAt.lte(now))
+        .filter(commission::Column::ProgramId.is_in(programs.iter().copied()))
         .exec(&txn)
         .await?
         .rows_affected;
@@ -93,6 +101,15 @@ pub async fn reverse(
     id: i64,
     reason: &str,
 ) -> Result<Recorded, AppError> {
+    db::retrying(|| reverse_once(services, actor, id, reason)).await
+}
+
+async fn reverse_once(
+    services: &Services,
+    actor: &Actor,
+    id: i64,
+    reason: &str,
+) -> Result<Recorded, AppError> {
     actor.viewer.require_authenticated()?;
     let (current, _) = conversion_for(services, actor, id).await?;
     let reason = validate::text("reason", reason, 1, 1_000).map_err(AppError::invalid)?;
@@ -107,7 +124,7 @@ pub async fn reverse(
         return Err(twice());
     }
     let now = crate::service::now();
-    let txn = db::begin_write(&services.db).await?;
+    let txn = db::begin_program_write(&services.db, current.program_id).await?;
     let claimed = conversion::Entity::update_many()
         .col_expr(conversion::Column::ReversedAt, Expr::value(now))
         .col_expr(

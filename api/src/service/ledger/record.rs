@@ -11,8 +11,8 @@ use entity::{
 };
 use rust_decimal::Decimal;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    NotSet, QueryFilter, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, NotSet,
+    QueryFilter,
 };
 use sha2::{Digest, Sha256};
 
@@ -214,6 +214,14 @@ pub async fn record(
     actor: &Actor,
     input: NewConversion,
 ) -> Result<Recorded, AppError> {
+    db::retrying(|| record_once(services, actor, input.clone())).await
+}
+
+async fn record_once(
+    services: &Services,
+    actor: &Actor,
+    input: NewConversion,
+) -> Result<Recorded, AppError> {
     actor.viewer.require_authenticated()?;
     if let Viewer::ApiKey(k) = &actor.viewer
         && !k.allows(entity::api_key::ApiScope::ConversionsWrite)
@@ -272,15 +280,9 @@ pub async fn record(
         ));
     }
 
-    let txn = db::begin_write(&services.db).await?;
-    // Concurrent conversions of one customer must see each other's history: SQLite's
-    // write transaction already serialises them; PostgreSQL locks the partnership.
-    if txn.get_database_backend() == DbBackend::Postgres {
-        enrollment::Entity::find_by_id(enrollment.id)
-            .lock_exclusive()
-            .one(&txn)
-            .await?;
-    }
+    // Concurrent conversions of one customer must see each other's history: the
+    // program's lock (taken first, see `db::lock_programs`) serialises them.
+    let txn = db::begin_program_write(&services.db, program.id).await?;
     let rule = rule_for(&txn, &enrollment, input.event).await?;
     let earned = match &rule {
         Some(rule) => {
@@ -360,6 +362,22 @@ pub async fn record(
             .insert(&txn)
             .await?,
         );
+    }
+    if earned > 0 {
+        // The partnership's first earning, kept for the time-to-first-commission figure.
+        enrollment::Entity::update_many()
+            .col_expr(
+                enrollment::Column::FirstCommissionAt,
+                sea_orm::sea_query::Expr::value(input.occurred_at),
+            )
+            .filter(enrollment::Column::Id.eq(enrollment.id))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(enrollment::Column::FirstCommissionAt.is_null())
+                    .add(enrollment::Column::FirstCommissionAt.gt(input.occurred_at)),
+            )
+            .exec(&txn)
+            .await?;
     }
     audit::record(
         &txn,
