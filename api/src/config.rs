@@ -230,6 +230,53 @@ pub struct Settings {
     #[arg(long, env = "LEDGER_JOB", default_value_t = true, action = clap::ArgAction::Set)]
     pub ledger_job: bool,
 
+    /// Rate limits on or off (`off` only for benchmarks and load tests from one host).
+    #[arg(long, env = "RATE_LIMITS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub rate_limits: bool,
+
+    /// Failed log-ins allowed per account in LOGIN_WINDOW_SECS (then RATE_LIMITED).
+    #[arg(long, env = "LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 5)]
+    pub login_failures_per_account: u32,
+
+    /// Failed log-ins allowed per client IP in LOGIN_WINDOW_SECS.
+    #[arg(long, env = "LOGIN_FAILURES_PER_IP", default_value_t = 20)]
+    pub login_failures_per_ip: u32,
+
+    /// The window of the log-in limits, in seconds.
+    #[arg(long, env = "LOGIN_WINDOW_SECS", default_value_t = 900)]
+    pub login_window_secs: u64,
+
+    /// Sign-ups allowed per client IP and hour.
+    #[arg(long, env = "SIGNUPS_PER_IP_PER_HOUR", default_value_t = 5)]
+    pub signups_per_ip_per_hour: u32,
+
+    /// Mutations allowed per user or API key and minute.
+    #[arg(long, env = "MUTATIONS_PER_USER_PER_MINUTE", default_value_t = 120)]
+    pub mutations_per_user_per_minute: u32,
+
+    /// Mutations allowed per client IP and minute for anonymous callers.
+    #[arg(long, env = "MUTATIONS_PER_IP_PER_MINUTE", default_value_t = 60)]
+    pub mutations_per_ip_per_minute: u32,
+
+    /// Cost budget per user, API key or anonymous IP, in points (1 point per 10 units of
+    /// query complexity, at least 1 per request).
+    #[arg(long, env = "COST_BUDGET_POINTS", default_value_t = 1_000)]
+    pub cost_budget_points: u32,
+
+    /// Points of the cost budget restored per second.
+    #[arg(long, env = "COST_RESTORE_PER_SECOND", default_value_t = 50)]
+    pub cost_restore_per_second: u32,
+
+    /// Requests per second per client IP admitted by the in-process first line (burst
+    /// twice that); 0 turns it off.
+    #[arg(long, env = "IP_REQUESTS_PER_SECOND", default_value_t = 200)]
+    pub ip_requests_per_second: u32,
+
+    /// Reverse proxies in front of the server that append to X-Forwarded-For: the
+    /// client IP is taken that many entries from the right (0: the TCP peer).
+    #[arg(long, env = "TRUSTED_PROXY_HOPS", default_value_t = 0)]
+    pub trusted_proxy_hops: usize,
+
     /// Keep the embedded search index in RAM instead of DATA_DIR/search (tests).
     #[arg(long, env = "SEARCH_IN_MEMORY", default_value_t = false, action = clap::ArgAction::Set)]
     pub search_in_memory: bool,
@@ -284,6 +331,23 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_filter: String,
     pub search: SearchConfig,
+    pub limits: LimitsConfig,
+}
+
+/// Rate limits (see `service::limits`). `enabled: false` turns every one off.
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    pub enabled: bool,
+    pub login_per_account: crate::service::limits::Rule,
+    pub login_per_ip: crate::service::limits::Rule,
+    pub signups_per_ip: crate::service::limits::Rule,
+    pub mutations_per_user: crate::service::limits::Rule,
+    pub mutations_per_ip: crate::service::limits::Rule,
+    pub cost_budget: crate::service::limits::Rule,
+    /// Points a replica takes from the shared budget at once.
+    pub cost_lease: u32,
+    pub ip_requests_per_second: u32,
+    pub trusted_proxy_hops: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -505,6 +569,43 @@ impl Settings {
                 LogFormat::Pretty
             }),
             log_filter: self.log_filter,
+            limits: {
+                use crate::service::limits::Rule;
+                let budget = self.cost_budget_points.max(1);
+                let restore = self.cost_restore_per_second.max(1);
+                let login_window = Duration::from_secs(self.login_window_secs.max(1));
+                LimitsConfig {
+                    enabled: self.rate_limits,
+                    login_per_account: Rule::new(
+                        self.login_failures_per_account.max(1),
+                        login_window,
+                    ),
+                    login_per_ip: Rule::new(self.login_failures_per_ip.max(1), login_window),
+                    signups_per_ip: Rule::new(
+                        self.signups_per_ip_per_hour.max(1),
+                        Duration::from_secs(3_600),
+                    ),
+                    mutations_per_user: Rule::new(
+                        self.mutations_per_user_per_minute.max(1),
+                        Duration::from_secs(60),
+                    ),
+                    mutations_per_ip: Rule::new(
+                        self.mutations_per_ip_per_minute.max(1),
+                        Duration::from_secs(60),
+                    ),
+                    cost_budget: Rule::new(
+                        budget,
+                        Duration::from_secs_f64(f64::from(budget) / f64::from(restore)),
+                    ),
+                    cost_lease: (budget / 10).clamp(1, 100),
+                    ip_requests_per_second: if self.rate_limits {
+                        self.ip_requests_per_second
+                    } else {
+                        0
+                    },
+                    trusted_proxy_hops: self.trusted_proxy_hops,
+                }
+            },
         })
     }
 }

@@ -177,6 +177,10 @@ pub enum AppError {
     SearchUnavailable(String),
     /// User-fixable problems; mutations turn these into `userErrors`.
     Invalid(Vec<FieldError>),
+    /// The database cannot be reached (acquire timeout, broken connection).
+    Unavailable,
+    /// The operation ran past its deadline and was cancelled.
+    Timeout,
     /// Anything else. The cause is logged with the request id; clients get a fixed text.
     Internal(anyhow::Error),
 }
@@ -199,6 +203,8 @@ impl AppError {
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::SearchUnavailable(_) => ErrorCode::SearchUnavailable,
+            Self::Unavailable => ErrorCode::ServiceUnavailable,
+            Self::Timeout => ErrorCode::Timeout,
             Self::Internal(_) => ErrorCode::InternalServerError,
         }
     }
@@ -227,14 +233,36 @@ impl AppError {
             Self::SearchUnavailable(_) => {
                 "search is unavailable right now; please try again shortly".to_owned()
             }
+            Self::Unavailable => {
+                "the service is temporarily unavailable; please retry shortly".to_owned()
+            }
+            Self::Timeout => "the operation took too long and was cancelled".to_owned(),
             Self::Internal(_) => "internal server error".to_owned(),
+        }
+    }
+
+    /// A deadlock or serialization failure: running the transaction again may succeed.
+    pub fn is_transient_conflict(&self) -> bool {
+        match self {
+            Self::Internal(cause) => cause
+                .downcast_ref::<DbErr>()
+                .is_some_and(crate::db::is_transient_conflict),
+            _ => false,
         }
     }
 }
 
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
-        Self::Internal(err.into())
+        if crate::db::is_unavailable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            Self::Unavailable
+        } else if crate::db::is_statement_timeout(&err) {
+            tracing::warn!(error = %err, "statement timed out");
+            Self::Timeout
+        } else {
+            Self::Internal(err.into())
+        }
     }
 }
 

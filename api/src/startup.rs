@@ -51,6 +51,7 @@ pub struct Application {
     services: Services,
     worker: Option<Worker>,
     ledger_job: Option<tokio::task::JoinHandle<()>>,
+    janitor: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Which search engine a process works with.
@@ -119,12 +120,17 @@ impl Application {
         let ledger_job = config
             .ledger_job
             .then(|| tokio::spawn(ledger_job(services.clone())));
+        let janitor = config
+            .limits
+            .enabled
+            .then(|| tokio::spawn(limits_janitor(services.clone())));
         Ok(Self {
             address,
             server,
             services,
             worker,
             ledger_job,
+            janitor,
         })
     }
 
@@ -147,7 +153,7 @@ impl Application {
         if let Some(worker) = self.worker {
             worker.stop().await;
         }
-        if let Some(job) = self.ledger_job {
+        for job in [self.ledger_job, self.janitor].into_iter().flatten() {
             job.abort();
         }
         served
@@ -175,6 +181,19 @@ async fn ledger_job(services: Services) {
     }
 }
 
+/// Every minute: deletes rate-limit buckets that have refilled (they mean the same as
+/// no row) and forgets idle in-process counters.
+async fn limits_janitor(services: Services) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        every.tick().await;
+        services.limiter.forget_idle();
+        if let Err(e) = crate::service::limits::sweep(&services.db).await {
+            tracing::warn!(error = ?e, "rate-limit sweep failed; retrying next minute");
+        }
+    }
+}
+
 /// Database, migrations, search engine, services and demo data: everything but HTTP.
 pub async fn prepare(config: &Config, search: SearchSetup) -> anyhow::Result<Services> {
     let (db, statements) = db::connect(&config.database)
@@ -190,9 +209,16 @@ pub async fn prepare(config: &Config, search: SearchSetup) -> anyhow::Result<Ser
         SearchSetup::Given(engine) => (engine, false),
         SearchSetup::Detached => (Arc::new(search::Detached), false),
     };
-    let services = Services::new(db, statements, &config.auth, engine, &config.search)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot start services: {e:?}"))?;
+    let services = Services::new(
+        db,
+        statements,
+        &config.auth,
+        engine,
+        &config.search,
+        &config.limits,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot start services: {e:?}"))?;
     if Migrator::get_pending_migrations(&services.db)
         .await?
         .is_empty()

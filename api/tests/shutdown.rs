@@ -126,7 +126,7 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_cleanly() {
     stream.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(
-        response.contains(r#"{"data":{"viewer":null}}"#),
+        response.contains(r#"{"data":{"viewer":null}"#),
         "{response}"
     );
 

@@ -21,8 +21,8 @@ async fn a_query_over_post_is_answered_as_application_json_by_default() {
         "application/json; charset=utf-8"
     );
     assert_eq!(
-        Gql::read(response).await.body,
-        json!({ "data": { "viewer": null } })
+        Gql::read(response).await.body["data"],
+        json!({ "viewer": null })
     );
 }
 
@@ -61,8 +61,8 @@ async fn a_query_sent_by_get_is_served() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(
-        Gql::read(response).await.body,
-        json!({ "data": { "viewer": null } })
+        Gql::read(response).await.body["data"],
+        json!({ "viewer": null })
     );
 }
 

@@ -69,6 +69,17 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// The same database for a second server (a replica); only the original drops it.
+    pub fn shared(&self) -> Self {
+        Self {
+            url: self.url.clone(),
+            schema: self.schema.clone(),
+            cleanup: None,
+        }
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let Some(schema) = self.cleanup.take() else {

@@ -33,7 +33,9 @@ pub struct TestApp {
     pub services: Services,
     http: reqwest::Client,
     handle: ServerHandle,
-    _database: TestDatabase,
+    /// The flags it was started with (a replica starts with the same).
+    extra: Vec<String>,
+    database: TestDatabase,
     _data_dir: tempfile::TempDir,
 }
 
@@ -55,9 +57,32 @@ impl TestApp {
         (app, switch)
     }
 
+    /// A second server on the same database, as another replica behind a load balancer
+    /// would be (its own process state: search index, caches, in-process limiters).
+    pub async fn replica(&self) -> Self {
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        Self::start(
+            &extra,
+            SearchSetup::Configured,
+            self.database.shared(),
+            data_dir,
+        )
+        .await
+    }
+
     async fn spawn_full(extra: &[&str], search: SearchSetup) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let database = TestDatabase::create(data_dir.path()).await;
+        Self::start(extra, search, database, data_dir).await
+    }
+
+    async fn start(
+        extra: &[&str],
+        search: SearchSetup,
+        database: TestDatabase,
+        data_dir: tempfile::TempDir,
+    ) -> Self {
         let data = data_dir.path().to_string_lossy().to_string();
         let mut args: Vec<String> = [
             "--bind",
@@ -90,6 +115,22 @@ impl TestApp {
             "false",
             "--ledger-job",
             "false",
+            // Limits stay on (their queries run in every test) but out of the way: the
+            // whole suite calls from one IP. `limits` tests set realistic ones.
+            "--login-failures-per-ip",
+            "1000000",
+            "--signups-per-ip-per-hour",
+            "1000000",
+            "--mutations-per-user-per-minute",
+            "1000000",
+            "--mutations-per-ip-per-minute",
+            "1000000",
+            "--cost-budget-points",
+            "100000000",
+            "--cost-restore-per-second",
+            "1000000",
+            "--ip-requests-per-second",
+            "0",
         ]
         .into_iter()
         .map(str::to_owned)
@@ -117,7 +158,8 @@ impl TestApp {
             services,
             http: reqwest::Client::new(),
             handle,
-            _database: database,
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            database,
             _data_dir: data_dir,
         }
     }

@@ -16,6 +16,8 @@ pub struct RequestInfo {
     /// The verified viewer, or why the presented credentials were refused.
     pub auth: Result<Viewer, AuthFailure>,
     pub request_id: Option<String>,
+    /// The client's address (the TCP peer, or X-Forwarded-For behind trusted proxies).
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 pub trait ContextExt {
@@ -35,17 +37,17 @@ impl ContextExt for Context<'_> {
     fn actor(&self) -> async_graphql::Result<Actor> {
         let info = self.data_opt::<RequestInfo>();
         let request_id = info.and_then(|i| i.request_id.clone());
+        let ip = info.and_then(|i| i.client_ip);
         match info.map(|i| i.auth.clone()) {
-            Some(Ok(viewer)) => Ok(Actor::new(viewer, request_id)),
+            Some(Ok(viewer)) => Ok(Actor::new(viewer, request_id).from_ip(ip)),
             Some(Err(failure)) => Err(AppError::Unauthenticated(failure)).gql(),
-            None => Ok(Actor::new(Viewer::Anonymous, request_id)),
+            None => Ok(Actor::new(Viewer::Anonymous, request_id).from_ip(ip)),
         }
     }
 
     fn credential_actor(&self) -> Actor {
-        let request_id = self
-            .data_opt::<RequestInfo>()
-            .and_then(|i| i.request_id.clone());
-        Actor::new(Viewer::Anonymous, request_id)
+        let info = self.data_opt::<RequestInfo>();
+        Actor::new(Viewer::Anonymous, info.and_then(|i| i.request_id.clone()))
+            .from_ip(info.and_then(|i| i.client_ip))
     }
 }

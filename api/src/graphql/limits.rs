@@ -1,15 +1,20 @@
 //! Checks async-graphql does not make on its own, run before execution: aliases and root
-//! fields per operation. Also tags request-level errors with their code and records
-//! whether execution started, which the transport needs to tell request errors (HTTP 400,
-//! no `data`) from field errors.
+//! fields per operation, unknown directives, and the rate limits that need the validated
+//! operation (its cost, whether it is a mutation). Also tags request-level errors with
+//! their code, records whether execution started, which the transport needs to tell
+//! request errors (HTTP 400, no `data`) from field errors, and reports the cost budget in
+//! `extensions.cost`.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use async_graphql::{
-    Positioned, Response, ServerError, ServerResult, ValidationResult, Variables,
+    Pos, Positioned, Response, ServerError, ServerResult, ValidationResult, Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
     },
@@ -19,7 +24,15 @@ use async_graphql::{
     },
 };
 
-use crate::error::ErrorCode;
+use super::RequestInfo;
+use crate::{
+    auth::Viewer,
+    error::{AppError, ErrorCode},
+    service::{
+        Services,
+        limits::{self, Budget},
+    },
+};
 
 /// Upper bound on selections visited while counting, so that a "fragment bomb" (fragments
 /// spreading each other exponentially) is refused instead of walked.
@@ -49,11 +62,21 @@ pub struct RequestLimits {
 
 impl ExtensionFactory for RequestLimits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RequestLimitsExtension(*self))
+        Arc::new(RequestLimitsExtension {
+            limits: *self,
+            operations: Mutex::default(),
+            complexity: Mutex::default(),
+        })
     }
 }
 
-struct RequestLimitsExtension(RequestLimits);
+struct RequestLimitsExtension {
+    limits: RequestLimits,
+    /// Operation types by name (`None`: the document's only operation), from parsing.
+    operations: Mutex<HashMap<Option<String>, OperationType>>,
+    /// The validated operation's complexity.
+    complexity: Mutex<usize>,
+}
 
 fn with_code(mut err: ServerError, code: ErrorCode) -> ServerError {
     let has_code = err
@@ -93,7 +116,16 @@ impl Extension for RequestLimitsExtension {
             };
             with_code(e, code)
         })?;
-        let limits = self.0;
+        let limits = self.limits;
+        if let Ok(mut operations) = self.operations.lock() {
+            *operations = match &document.operations {
+                DocumentOperations::Single(op) => HashMap::from([(None, op.node.ty)]),
+                DocumentOperations::Multiple(map) => map
+                    .iter()
+                    .map(|(name, op)| (Some(name.to_string()), op.node.ty))
+                    .collect(),
+            };
+        }
         let counts =
             Counts::of(&document).ok_or_else(|| too_complex("the document is too large".into()))?;
         if counts.aliases > limits.max_aliases {
@@ -132,7 +164,11 @@ impl Extension for RequestLimitsExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
+        let result = next.run(ctx).await;
+        if let (Ok(validated), Ok(mut complexity)) = (&result, self.complexity.lock()) {
+            *complexity = validated.complexity;
+        }
+        result.map_err(|errors| {
             errors
                 .into_iter()
                 .map(|e| {
@@ -157,11 +193,103 @@ impl Extension for RequestLimitsExtension {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
+        let budget = match self.charge(ctx, operation_name).await {
+            Ok(budget) => budget,
+            // Refused before anything ran: a request error, like the other limits.
+            Err(refusal) => return Response::from_errors(vec![refusal]),
+        };
         if let Some(marker) = ctx.data_opt::<ExecutionMarker>() {
             marker.0.store(true, Ordering::Release);
         }
-        next.run(ctx, operation_name).await
+        let mut response = next.run(ctx, operation_name).await;
+        if let Some(budget) = budget {
+            response
+                .extensions
+                .insert("cost".to_owned(), cost_extension(&budget));
+        }
+        response
     }
+}
+
+impl RequestLimitsExtension {
+    /// Charges the operation to the caller's budgets: the mutation caps, then the cost
+    /// budget. `Ok(None)` when limits are off.
+    async fn charge(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+    ) -> Result<Option<Budget>, ServerError> {
+        let (Some(services), Some(info)) =
+            (ctx.data_opt::<Services>(), ctx.data_opt::<RequestInfo>())
+        else {
+            return Ok(None);
+        };
+        let limiter = &services.limiter;
+        if !limiter.config.enabled {
+            return Ok(None);
+        }
+        let viewer = info.auth.clone().unwrap_or(Viewer::Anonymous);
+        let operation = self.operations.lock().ok().and_then(|ops| {
+            ops.get(&operation_name.map(str::to_owned))
+                .or_else(|| (ops.len() == 1).then(|| ops.values().next()).flatten())
+                .copied()
+        });
+        let refused = |e: AppError| super::error::to_graphql(e).into_server_error(Pos::default());
+        if operation == Some(OperationType::Mutation) {
+            let (key, rule) = match &viewer {
+                Viewer::User(user) => (
+                    format!("mutations:user:{}", user.user_id),
+                    limiter.config.mutations_per_user,
+                ),
+                Viewer::ApiKey(k) => (
+                    format!("mutations:key:{}", k.key_id),
+                    limiter.config.mutations_per_user,
+                ),
+                Viewer::Anonymous => (
+                    limits::key(
+                        "mutations:ip",
+                        &info.client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                    ),
+                    limiter.config.mutations_per_ip,
+                ),
+            };
+            limits::spend(&services.db, &key, rule, 1)
+                .await
+                .and_then(limits::Spend::into_result)
+                .map_err(refused)?;
+        }
+        let complexity = self.complexity.lock().map_or(0, |c| *c);
+        let points =
+            u64::try_from(complexity.div_ceil(POINTS_PER_COMPLEXITY).max(1)).unwrap_or(u64::MAX);
+        let bucket = limits::Limiter::budget_key(&viewer, info.client_ip);
+        limiter
+            .charge(&services.db, &bucket, points)
+            .await
+            .map(Some)
+            .map_err(refused)
+    }
+}
+
+/// One point of the cost budget buys this much query complexity (a field is 1, a list
+/// field weighs its `first` times its children).
+const POINTS_PER_COMPLEXITY: usize = 10;
+
+/// Shopify-style `extensions.cost`: what the request cost and what is left.
+fn cost_extension(budget: &Budget) -> async_graphql::Value {
+    use async_graphql::{Name, Value, indexmap::IndexMap};
+    let number = |n: u64| Value::Number(n.into());
+    let throttle = IndexMap::from([
+        (Name::new("maximumAvailable"), number(budget.maximum)),
+        (Name::new("currentlyAvailable"), number(budget.available)),
+        (
+            Name::new("restoreRate"),
+            serde_json::Number::from_f64(budget.restore_rate).map_or(Value::Null, Value::Number),
+        ),
+    ]);
+    Value::Object(IndexMap::from([
+        (Name::new("requestedQueryCost"), number(budget.requested)),
+        (Name::new("throttleStatus"), Value::Object(throttle)),
+    ]))
 }
 
 /// Aliases and root fields as executed: fragments are expanded where they are spread.

@@ -28,6 +28,8 @@ use async_graphql::{
     ServerError,
     parser::types::{DocumentOperations, OperationDefinition, OperationType},
 };
+use std::net::IpAddr;
+
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
@@ -136,6 +138,9 @@ pub async fn post(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let format = Format::negotiate(&req);
+    if let Some(shed) = shed_flood(&req, &state, format) {
+        return shed;
+    }
     if !is_json(&req) {
         return refuse(
             format,
@@ -223,6 +228,48 @@ pub async fn post(
     execute(&req, &state, request, format, false).await
 }
 
+/// The client's address: the TCP peer, or with `TRUSTED_PROXY_HOPS = n` the n-th entry
+/// of `X-Forwarded-For` from the right (what the nearest trusted proxy saw).
+pub fn client_ip(req: &HttpRequest, trusted_hops: usize) -> Option<IpAddr> {
+    let peer = req.peer_addr().map(|a| a.ip());
+    if trusted_hops == 0 {
+        return peer;
+    }
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    forwarded
+        .len()
+        .checked_sub(trusted_hops)
+        .and_then(|i| forwarded.get(i))
+        .and_then(|ip| ip.parse().ok())
+        .or(peer)
+}
+
+/// The in-process first line of the rate limits: an IP sending faster than
+/// `IP_REQUESTS_PER_SECOND` is answered 429 before its body is read.
+fn shed_flood(req: &HttpRequest, state: &AppState, format: Format) -> Option<HttpResponse> {
+    let limiter = &state.services.limiter;
+    let ip = client_ip(req, limiter.config.trusted_proxy_hops);
+    let wait = limiter.check_flood(ip).err()?;
+    let seconds = wait.as_secs().max(1);
+    let body = json!({ "errors": [{
+        "message": format!("too many requests; retry in {seconds} s"),
+        "extensions": { "code": ErrorCode::RateLimited.as_str(), "retryAfterSeconds": seconds }
+    }] });
+    Some(
+        HttpResponse::TooManyRequests()
+            .content_type(format.content_type())
+            .insert_header((header::RETRY_AFTER, seconds.to_string()))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(body.to_string()),
+    )
+}
+
 /// A POST body as the GraphQL-over-HTTP spec defines it: `query` is required (async-graphql
 /// alone would default it to an empty document).
 #[derive(Deserialize)]
@@ -300,6 +347,9 @@ fn parse_get(query_string: &str) -> Result<async_graphql::Request, String> {
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let format = Format::negotiate(&req);
+    if let Some(shed) = shed_flood(&req, &state, format) {
+        return shed;
+    }
     let mut request = match parse_get(req.query_string()) {
         Ok(request) => request,
         Err(e) => {
@@ -408,6 +458,7 @@ async fn execute(
     let info = RequestInfo {
         auth,
         request_id: req.extensions().get::<RequestId>().map(|id| id.0.clone()),
+        client_ip: client_ip(req, state.services.limiter.config.trusted_proxy_hops),
     };
     let mut request = request;
     if let Some(message) = missing_variable(&mut request) {
@@ -423,10 +474,12 @@ async fn execute(
     let cache_control = response.cache_control.value();
 
     let request_error = !marker.started();
-    let status = if request_error && format == Format::GraphqlResponseJson {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
+    let retry_after = retry_after(&response.errors);
+    let status = match (request_error, retry_after, format) {
+        // The budget refused the whole request: say so at the HTTP level too.
+        (true, Some(_), _) => StatusCode::TOO_MANY_REQUESTS,
+        (true, None, Format::GraphqlResponseJson) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
     };
     let body = if request_error {
         let errors: Vec<ServerError> = response
@@ -460,10 +513,29 @@ async fn execute(
     };
     let mut builder = HttpResponse::build(status);
     builder.content_type(format.content_type());
+    if let Some(seconds) = retry_after {
+        builder.insert_header((header::RETRY_AFTER, seconds.to_string()));
+    }
     if let Ok(value) = HeaderValue::from_str(&cache_control) {
         builder.insert_header((header::CACHE_CONTROL, value));
     }
     builder.body(body)
+}
+
+/// The longest `retryAfterSeconds` of the response's `RATE_LIMITED` errors, for a
+/// `Retry-After` header.
+fn retry_after(errors: &[ServerError]) -> Option<u64> {
+    errors
+        .iter()
+        .filter_map(|e| e.extensions.as_ref())
+        .filter(|ext| {
+            matches!(ext.get("code"), Some(async_graphql::Value::String(code)) if code == ErrorCode::RateLimited.as_str())
+        })
+        .filter_map(|ext| match ext.get("retryAfterSeconds") {
+            Some(async_graphql::Value::Number(n)) => n.as_u64(),
+            _ => Some(1),
+        })
+        .max()
 }
 
 fn with_default_code(mut err: ServerError, code: ErrorCode) -> ServerError {

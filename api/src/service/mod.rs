@@ -8,6 +8,7 @@ pub mod applications;
 pub mod audit;
 pub mod demo;
 pub mod ledger;
+pub mod limits;
 pub mod pagination;
 pub mod partners;
 pub mod programs;
@@ -25,7 +26,7 @@ use tokio::sync::Notify;
 
 use crate::{
     auth::{AccessTokens, PasswordHasher, Viewer},
-    config::{AuthConfig, SearchConfig},
+    config::{AuthConfig, LimitsConfig, SearchConfig},
     db::StatementCounter,
     error::AppError,
     search::SearchIndex,
@@ -51,6 +52,8 @@ pub struct Services {
     pub search_changed: Arc<Notify>,
     pub search_timeout: Duration,
     pub search_write_timeout: Duration,
+    /// Rate limits shared across replicas through the database.
+    pub limiter: Arc<limits::Limiter>,
 }
 
 impl Services {
@@ -60,6 +63,7 @@ impl Services {
         auth: &AuthConfig,
         search: Arc<dyn SearchIndex>,
         search_config: &SearchConfig,
+        limits_config: &LimitsConfig,
     ) -> Result<Self, AppError> {
         Ok(Self {
             db,
@@ -71,6 +75,7 @@ impl Services {
             search_changed: Arc::new(Notify::new()),
             search_timeout: search_config.search_timeout,
             search_write_timeout: search_config.write_timeout,
+            limiter: Arc::new(limits::Limiter::new(limits_config.clone())),
         })
     }
 
@@ -80,24 +85,33 @@ impl Services {
     }
 }
 
-/// Who performs an operation, and under which request: what authorization checks and
-/// audit events are written against.
+/// Who performs an operation, and under which request: what authorization checks,
+/// rate limits and audit events are written against.
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub viewer: Viewer,
     pub request_id: Option<String>,
+    /// The client's address (rate limits per IP); `None` for the system itself.
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 impl Actor {
     pub fn new(viewer: Viewer, request_id: Option<String>) -> Self {
-        Self { viewer, request_id }
+        Self {
+            viewer,
+            request_id,
+            client_ip: None,
+        }
+    }
+
+    /// The same actor, calling from `ip`.
+    pub fn from_ip(mut self, ip: Option<std::net::IpAddr>) -> Self {
+        self.client_ip = ip;
+        self
     }
 
     /// An operation run by the system itself (seeding, background jobs).
     pub fn system() -> Self {
-        Self {
-            viewer: Viewer::Anonymous,
-            request_id: None,
-        }
+        Self::new(Viewer::Anonymous, None)
     }
 }

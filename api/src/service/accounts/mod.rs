@@ -12,6 +12,7 @@ pub use sessions::{log_out, refresh};
 use super::{
     Actor, Services,
     audit::{self, Event},
+    limits,
 };
 use crate::{
     db,
@@ -52,7 +53,14 @@ pub async fn sign_up(
     actor: &Actor,
     input: SignUp,
 ) -> Result<Session, AppError> {
-    let (user, refresh, now) = register(services, actor, input, PlatformRole::User, true).await?;
+    // Sign-ups per IP: the attempt is counted first (so parallel attempts cannot slip
+    // past the limit) and given back when it created nothing.
+    let limit = SignUpLimit::take(services, actor).await?;
+    let registered = register(services, actor, input, PlatformRole::User, true).await;
+    if registered.is_err() {
+        limit.give_back(services).await?;
+    }
+    let (user, refresh, now) = registered?;
     let refresh =
         refresh.ok_or_else(|| AppError::internal(anyhow::anyhow!("sign-up without a session")))?;
     sessions::finish(services, user, refresh, now)
@@ -143,6 +151,92 @@ async fn register(
     Ok((user, refresh, now))
 }
 
+/// A sign-up counted against its IP's limit, until it turns out to have created nothing.
+struct SignUpLimit(Option<String>);
+
+impl SignUpLimit {
+    async fn take(services: &Services, actor: &Actor) -> Result<Self, AppError> {
+        let config = &services.limiter.config;
+        if !config.enabled {
+            return Ok(Self(None));
+        }
+        let key = limits::key("signup:ip", &ip_text(actor));
+        limits::spend(&services.db, &key, config.signups_per_ip, 1)
+            .await?
+            .into_result()?;
+        Ok(Self(Some(key)))
+    }
+
+    async fn give_back(self, services: &Services) -> Result<(), AppError> {
+        match self.0 {
+            Some(key) => {
+                limits::refund(
+                    &services.db,
+                    &key,
+                    services.limiter.config.signups_per_ip,
+                    1,
+                )
+                .await
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+fn ip_text(actor: &Actor) -> String {
+    actor
+        .client_ip
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
+/// The log-in limits an attempt is counted against: the account (by normalised e-mail,
+/// registered or not, so the answer never tells which) and the client's IP.
+struct LogInLimits(Vec<(String, limits::Rule)>);
+
+impl LogInLimits {
+    /// Counts the attempt before the password is checked, so concurrent guesses cannot
+    /// outrun the limit; a refused attempt checks no password at all.
+    async fn take(services: &Services, actor: &Actor, email: &str) -> Result<Self, AppError> {
+        let config = &services.limiter.config;
+        if !config.enabled {
+            return Ok(Self(Vec::new()));
+        }
+        let keys = vec![
+            (
+                limits::key("login:account", email),
+                config.login_per_account,
+            ),
+            (
+                limits::key("login:ip", &ip_text(actor)),
+                config.login_per_ip,
+            ),
+        ];
+        let mut taken: Vec<(String, limits::Rule)> = Vec::new();
+        for (key, rule) in keys {
+            match limits::spend(&services.db, &key, rule, 1)
+                .await?
+                .into_result()
+            {
+                Ok(_) => taken.push((key, rule)),
+                Err(refused) => {
+                    // Give back what this refused attempt already counted elsewhere.
+                    Self(taken).succeeded(services).await?;
+                    return Err(refused);
+                }
+            }
+        }
+        Ok(Self(taken))
+    }
+
+    /// Only failures count: a successful log-in gives its attempt back.
+    async fn succeeded(self, services: &Services) -> Result<(), AppError> {
+        for (key, rule) in self.0 {
+            limits::refund(&services.db, &key, rule, 1).await?;
+        }
+        Ok(())
+    }
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn log_in(services: &Services, actor: &Actor, input: LogIn) -> Result<Session, AppError> {
     let wrong = || {
@@ -179,6 +273,7 @@ pub async fn log_in(services: &Services, actor: &Actor, input: LogIn) -> Result<
         return Err(AppError::Invalid(errors));
     }
 
+    let attempt = LogInLimits::take(services, actor, &email).await?;
     let found = user::Entity::find()
         .filter(user::Column::Email.eq(&email))
         .one(&services.db)
@@ -190,6 +285,7 @@ pub async fn log_in(services: &Services, actor: &Actor, input: LogIn) -> Result<
     let Some(user) = found else {
         return Err(wrong());
     };
+    attempt.succeeded(services).await?;
 
     let now = crate::service::now();
     let txn = db::begin_write(&services.db).await?;
