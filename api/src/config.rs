@@ -101,6 +101,19 @@ pub struct Settings {
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     pub database_max_connections: u32,
 
+    /// Milliseconds to wait for a database connection before answering
+    /// SERVICE_UNAVAILABLE.
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_MS", default_value_t = 2_000)]
+    pub database_acquire_timeout_ms: u64,
+
+    /// PostgreSQL `statement_timeout` in milliseconds.
+    #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT_MS", default_value_t = 5_000)]
+    pub database_statement_timeout_ms: u64,
+
+    /// Seconds an operation may run before it is cancelled with TIMEOUT.
+    #[arg(long, env = "OPERATION_TIMEOUT_SECS", default_value_t = 10)]
+    pub operation_timeout_secs: u64,
+
     /// Apply pending migrations at start-up.
     #[arg(long, env = "AUTO_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub auto_migrate: bool,
@@ -112,6 +125,16 @@ pub struct Settings {
     /// HS256 secret for access tokens (≥ 32 bytes; required in production).
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+
+    /// Former JWT secrets, comma-separated: tokens they signed still verify (key
+    /// rotation; remove them once the access-token lifetime has passed).
+    #[arg(
+        long,
+        env = "JWT_PREVIOUS_SECRETS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub jwt_previous_secrets: Vec<String>,
 
     /// `iss` claim written into and required from access tokens.
     #[arg(long, env = "JWT_ISSUER", default_value = "partner-marketplace")]
@@ -374,11 +397,17 @@ pub struct DatabaseConfig {
     pub url: String,
     pub schema: Option<String>,
     pub max_connections: u32,
+    /// Longest wait for a pooled connection (or a new one).
+    pub acquire_timeout: Duration,
+    /// PostgreSQL `statement_timeout`.
+    pub statement_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     pub jwt_secret: Secret,
+    /// Former secrets that still verify (not sign).
+    pub previous_secrets: Vec<Secret>,
     pub issuer: String,
     pub audience: String,
     pub access_token_ttl: Duration,
@@ -395,6 +424,8 @@ pub struct HttpConfig {
     pub workers: usize,
     pub shutdown_timeout: Duration,
     pub body_read_timeout: Duration,
+    /// An operation running longer is cancelled (its transaction rolls back).
+    pub operation_timeout: Duration,
     pub graphiql: bool,
 }
 
@@ -485,6 +516,20 @@ impl Settings {
             None => development_secret(&self.data_dir)?,
         };
 
+        let mut previous_secrets = Vec::new();
+        for secret in self
+            .jwt_previous_secrets
+            .into_iter()
+            .filter(|s| !s.is_empty())
+        {
+            if secret.len() < MIN_JWT_SECRET_BYTES {
+                return Err(ConfigError(format!(
+                    "every JWT_PREVIOUS_SECRETS entry must be at least {MIN_JWT_SECRET_BYTES} bytes"
+                )));
+            }
+            previous_secrets.push(Secret(secret.into_bytes()));
+        }
+
         let database_url = match self.database_url {
             Some(url) => url,
             None => {
@@ -522,11 +567,14 @@ impl Settings {
                 url: database_url,
                 schema: self.database_schema,
                 max_connections: self.database_max_connections.max(1),
+                acquire_timeout: Duration::from_millis(self.database_acquire_timeout_ms.max(1)),
+                statement_timeout: Duration::from_millis(self.database_statement_timeout_ms.max(1)),
             },
             auto_migrate: self.auto_migrate,
             demo_data: self.demo_data && !production,
             auth: AuthConfig {
                 jwt_secret,
+                previous_secrets,
                 issuer: self.jwt_issuer,
                 audience: self.jwt_audience,
                 access_token_ttl: Duration::from_secs(self.access_token_ttl_secs),
@@ -547,6 +595,7 @@ impl Settings {
                 workers: self.workers.unwrap_or(cores).max(1),
                 shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
                 body_read_timeout: Duration::from_secs(self.body_read_timeout_secs.max(1)),
+                operation_timeout: Duration::from_secs(self.operation_timeout_secs.max(1)),
                 graphiql: !production,
             },
             graphql: GraphqlConfig {

@@ -105,6 +105,9 @@ pub enum FieldErrorCode {
     InvitationInvalid,
     /// The re-apply policy keeps the program closed to this partner (until a date).
     ReapplyLocked,
+    /// The program has no commission rule for the reported event (for the partner's
+    /// tier or all tiers).
+    NoCommissionRule,
 }
 
 /// Something the user can fix, attached to the input field it concerns.
@@ -145,6 +148,8 @@ pub enum AuthFailure {
     RefreshTokenReused,
     LoginRequired,
     InvalidApiKey,
+    /// A valid token of an account that no longer exists.
+    AccountGone,
 }
 
 impl AuthFailure {
@@ -159,6 +164,7 @@ impl AuthFailure {
             }
             Self::LoginRequired => "you must be logged in to do this",
             Self::InvalidApiKey => "the API key is invalid or revoked",
+            Self::AccountGone => "the account of this access token no longer exists",
         }
     }
 }
@@ -275,6 +281,17 @@ mod tests {
         let err = AppError::from(DbErr::Custom("syntax error at or near SELECT".into()));
         assert_eq!(err.code(), ErrorCode::InternalServerError);
         assert_eq!(err.public_message(), "internal server error");
+    }
+
+    #[test]
+    fn an_exhausted_or_unreachable_pool_is_service_unavailable_not_internal() {
+        let err = AppError::from(DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout));
+        assert_eq!(err.code(), ErrorCode::ServiceUnavailable);
+        assert!(!err.public_message().contains("pool"));
+        let broken = AppError::from(DbErr::Conn(sea_orm::RuntimeErr::SqlxError(
+            std::sync::Arc::new(sea_orm::sqlx::Error::PoolTimedOut),
+        )));
+        assert_eq!(broken.code(), ErrorCode::ServiceUnavailable);
     }
 
     #[test]

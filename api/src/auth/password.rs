@@ -85,6 +85,7 @@ mod tests {
     fn config(memory_kib: u32, iterations: u32) -> AuthConfig {
         AuthConfig {
             jwt_secret: Secret::new(vec![0; 32]),
+            previous_secrets: Vec::new(),
             issuer: String::new(),
             audience: String::new(),
             access_token_ttl: Duration::from_secs(60),

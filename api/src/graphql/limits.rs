@@ -72,8 +72,8 @@ impl ExtensionFactory for RequestLimits {
 
 struct RequestLimitsExtension {
     limits: RequestLimits,
-    /// Operation types by name (`None`: the document's only operation), from parsing.
-    operations: Mutex<HashMap<Option<String>, OperationType>>,
+    /// Operations by name (`None`: the document's only operation), from parsing.
+    operations: Mutex<HashMap<Option<String>, Operation>>,
     /// The validated operation's complexity.
     complexity: Mutex<usize>,
 }
@@ -119,10 +119,10 @@ impl Extension for RequestLimitsExtension {
         let limits = self.limits;
         if let Ok(mut operations) = self.operations.lock() {
             *operations = match &document.operations {
-                DocumentOperations::Single(op) => HashMap::from([(None, op.node.ty)]),
+                DocumentOperations::Single(op) => HashMap::from([(None, Operation::of(&op.node))]),
                 DocumentOperations::Multiple(map) => map
                     .iter()
-                    .map(|(name, op)| (Some(name.to_string()), op.node.ty))
+                    .map(|(name, op)| (Some(name.to_string()), Operation::of(&op.node)))
                     .collect(),
             };
         }
@@ -225,9 +225,6 @@ impl RequestLimitsExtension {
             return Ok(None);
         };
         let limiter = &services.limiter;
-        if !limiter.config.enabled {
-            return Ok(None);
-        }
         let viewer = info.auth.clone().unwrap_or(Viewer::Anonymous);
         let operation = self.operations.lock().ok().and_then(|ops| {
             ops.get(&operation_name.map(str::to_owned))
@@ -235,7 +232,20 @@ impl RequestLimitsExtension {
                 .copied()
         });
         let refused = |e: AppError| super::error::to_graphql(e).into_server_error(Pos::default());
-        if operation == Some(OperationType::Mutation) {
+        if let (Some(op), Viewer::User(user)) = (operation, &viewer)
+            && op.ty == OperationType::Mutation
+            && !op.credentials_only
+        {
+            // A correctly signed token of an account deleted since: writes on its
+            // behalf would reference a user that is gone.
+            crate::service::users::require_account(services, user.user_id)
+                .await
+                .map_err(refused)?;
+        }
+        if !limiter.config.enabled {
+            return Ok(None);
+        }
+        if operation.map(|op| op.ty) == Some(OperationType::Mutation) {
             let (key, rule) = match &viewer {
                 Viewer::User(user) => (
                     format!("mutations:user:{}", user.user_id),
@@ -267,6 +277,28 @@ impl RequestLimitsExtension {
             .await
             .map(Some)
             .map_err(refused)
+    }
+}
+
+/// What the limits need to know of an operation.
+#[derive(Debug, Clone, Copy)]
+struct Operation {
+    ty: OperationType,
+    /// Selects only the fields that establish credentials (`signUp`, `logIn`,
+    /// `refreshToken`, `logOut`), which ignore the access token sent along.
+    credentials_only: bool,
+}
+
+impl Operation {
+    fn of(operation: &async_graphql::parser::types::OperationDefinition) -> Self {
+        let credentials_only = operation.selection_set.node.items.iter().all(|s| {
+            matches!(&s.node, Selection::Field(f)
+                if matches!(f.node.name.node.as_str(), "signUp" | "logIn" | "refreshToken" | "logOut"))
+        });
+        Self {
+            ty: operation.ty,
+            credentials_only,
+        }
     }
 }
 

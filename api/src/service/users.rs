@@ -1,10 +1,13 @@
 //! Reading users: a user sees their own account; platform admins see every account.
 
 use entity::user;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Select};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect, Select};
 
 use super::Services;
-use crate::{auth::Viewer, error::AppError};
+use crate::{
+    auth::Viewer,
+    error::{AppError, AuthFailure},
+};
 
 /// Users the viewer may see, as a query to narrow further.
 pub fn visible_to(viewer: &Viewer) -> Select<user::Entity> {
@@ -41,10 +44,27 @@ pub async fn find_many(
         .await?)
 }
 
-/// The logged-in user's own account; `None` when anonymous.
+/// The logged-in user's own account; `None` when anonymous, `UNAUTHENTICATED` when the
+/// token's account no longer exists.
 pub async fn me(services: &Services, viewer: &Viewer) -> Result<Option<user::Model>, AppError> {
     match viewer.user_id() {
-        Some(id) => find(services, viewer, id).await,
+        Some(id) => match find(services, viewer, id).await? {
+            Some(user) => Ok(Some(user)),
+            None => Err(AppError::Unauthenticated(AuthFailure::AccountGone)),
+        },
         None => Ok(None),
     }
+}
+
+/// `UNAUTHENTICATED` unless the account `user_id` still exists (one primary-key read).
+pub async fn require_account(services: &Services, user_id: i64) -> Result<(), AppError> {
+    let found: Option<i64> = user::Entity::find_by_id(user_id)
+        .select_only()
+        .column(user::Column::Id)
+        .into_tuple()
+        .one(&services.db)
+        .await?;
+    found
+        .map(drop)
+        .ok_or(AppError::Unauthenticated(AuthFailure::AccountGone))
 }
