@@ -32,12 +32,21 @@ pub async fn connect(
     config: &DatabaseConfig,
 ) -> Result<(DatabaseConnection, StatementCounter), DbErr> {
     let mut options = ConnectOptions::new(config.url.clone());
+    // Short waits: with the database unreachable a request answers SERVICE_UNAVAILABLE
+    // within about `acquire_timeout` instead of queueing behind a dead pool.
     options
         .max_connections(config.max_connections)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
+        .connect_timeout(config.acquire_timeout)
+        .acquire_timeout(config.acquire_timeout)
         .sqlx_logging(false);
+    if config.url.starts_with("postgres") {
+        let timeout = format!("{}ms", config.statement_timeout.as_millis());
+        options.map_sqlx_postgres_opts(move |opts| {
+            // No statement may hold a connection and its locks for long.
+            opts.options([("statement_timeout", timeout.as_str())])
+        });
+    }
     if config.url.starts_with("sqlite:") {
         ensure_sqlite_dir(&config.url)?;
         options.map_sqlx_sqlite_opts(|opts| {

@@ -40,6 +40,8 @@ pub struct AppState {
     pub body_limit_bytes: usize,
     /// A request body must arrive within this (slow senders answer 408).
     pub body_read_timeout: Duration,
+    /// An operation is cancelled after this (TIMEOUT).
+    pub operation_timeout: Duration,
     /// Checked on every document before async-graphql parses it.
     pub document_limits: crate::graphql::precheck::DocumentLimits,
     pub graphiql: bool,
@@ -81,6 +83,7 @@ impl Application {
             services: services.clone(),
             body_limit_bytes: config.http.body_limit_bytes,
             body_read_timeout: config.http.body_read_timeout,
+            operation_timeout: config.http.operation_timeout,
             document_limits: config.graphql.document,
             graphiql: config.http.graphiql,
         });

@@ -309,3 +309,27 @@ async fn a_body_sent_one_byte_at_a_time_is_cut_off_at_the_deadline() {
     assert!(text.contains("\"TIMEOUT\""), "{text}");
     still_serving(&app).await;
 }
+
+#[tokio::test]
+async fn an_operation_past_its_deadline_is_cancelled_with_timeout() {
+    // A hanging search engine, given far longer than the operation deadline.
+    let (app, engine) = TestApp::spawn_with_faulty_search(&[
+        "--search-timeout-ms",
+        "60000",
+        "--operation-timeout-secs",
+        "1",
+    ])
+    .await;
+    engine.hang();
+    let started = Instant::now();
+    let answer = post_raw(
+        &app,
+        &json!({ "query": "{ searchPrograms(query: \"crm\") { totalCount } }" }),
+    )
+    .await;
+    assert!(started.elapsed() < PROMPTLY, "took {:?}", started.elapsed());
+    assert_eq!(answer.status, 504, "{:#}", answer.body);
+    assert_eq!(answer.error_code(), "TIMEOUT");
+    engine.up();
+    still_serving(&app).await;
+}

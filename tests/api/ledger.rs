@@ -138,11 +138,14 @@ async fn a_conversion_earns_by_the_rules_and_moves_through_the_ledger() {
         conversion(&s, "lead-1", "LEAD", "cust-1", "0"),
     )
     .await;
+    // Only Gold partners earn on leads: for this Silver partner the program pays
+    // nothing, which is refused rather than recorded silently.
     assert_eq!(
-        lead["data"]["recordConversion"]["conversion"]["commissions"],
-        json!([]),
-        "no lead rule for Silver"
+        user_codes(&lead, "recordConversion"),
+        ["NO_COMMISSION_RULE"],
+        "{lead}"
     );
+    assert_eq!(ledger_rows(&app).await, before);
 
     // Pending until the holding period (30 days) ends; then approved, and the
     // partnership is activated.
@@ -280,6 +283,14 @@ async fn bad_conversions_get_their_typed_error_and_change_nothing() {
         (json!({ "occurredAt": joined.to_rfc3339() }), "OUT_OF_RANGE"),
         (json!({ "customerRef": "" }), "REQUIRED"),
         (json!({ "idempotencyKey": "" }), "REQUIRED"),
+        // A sale of nothing; a lead where only Gold partners earn on leads (this partner
+        // is Silver): both were recorded silently with no commission.
+        (json!({ "amount": "0" }), "OUT_OF_RANGE"),
+        (
+            json!({ "event": "LEAD", "amount": "0" }),
+            "NO_COMMISSION_RULE",
+        ),
+        (json!({ "event": "SIGNUP" }), "NO_COMMISSION_RULE"),
     ];
     for (change, expected) in cases {
         let mut input = conversion(&s, "bad", "SALE", "cust", "10.00");

@@ -109,6 +109,18 @@ async fn bad_program_input_gets_a_typed_user_error_and_creates_nothing() {
     };
     let cases: Vec<(&str, Value, &str, &str)> = vec![
         (
+            "a right-to-left override in the name",
+            json!({ "name": "Acme \u{202E}mlacol" }),
+            "name",
+            "INVALID",
+        ),
+        (
+            "an isolate in the tagline",
+            json!({ "tagline": "\u{2067}50% forever\u{2069}" }),
+            "tagline",
+            "INVALID",
+        ),
+        (
             "negative rate",
             rule(json!({ "rate": "-5" })),
             "commissionRules.0.rate",

@@ -87,6 +87,8 @@ pub enum UserErrorCode {
     InvitationInvalid,
     /// The program's re-apply policy keeps it closed for now (the message says until when).
     ReapplyLocked,
+    /// The program pays nothing for this event: it has no commission rule for it.
+    NoCommissionRule,
 }
 
 /// A problem with the mutation input that the user can fix.

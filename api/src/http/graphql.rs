@@ -470,7 +470,25 @@ async fn execute(
     }
     let marker = ExecutionMarker::default();
     let request = gql::with_request_data(request, &state.services, info).data(marker.clone());
-    let mut response = state.schema.execute(request).await;
+    // Dropping the execution at the deadline cancels it: an open transaction rolls back.
+    let Ok(mut response) =
+        tokio::time::timeout(state.operation_timeout, state.schema.execute(request)).await
+    else {
+        tracing::warn!(
+            timeout_secs = state.operation_timeout.as_secs(),
+            "operation cancelled at its deadline"
+        );
+        let message = format!(
+            "the operation took longer than {} s and was cancelled (a write not yet committed was rolled back)",
+            state.operation_timeout.as_secs()
+        );
+        return refuse(
+            format,
+            StatusCode::GATEWAY_TIMEOUT,
+            ErrorCode::Timeout,
+            &message,
+        );
+    };
     let cache_control = response.cache_control.value();
 
     let request_error = !marker.started();

@@ -109,7 +109,25 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
             "must not contain control characters",
         ));
     }
+    if trimmed.chars().any(is_bidi_control) {
+        return Err(bidi_refused(field));
+    }
     Ok(trimmed.to_owned())
+}
+
+/// Unicode's explicit direction controls (embeddings, overrides, isolates and marks):
+/// invisible, and able to make displayed text read differently from what it is
+/// ("Trojan Source"), e.g. a program name that shows a different vendor's name.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+pub fn bidi_refused(field: &str) -> FieldError {
+    FieldError::new(
+        field,
+        FieldErrorCode::Invalid,
+        "must not contain invisible text-direction characters (U+202A–U+202E, U+2066–U+2069, U+200E/U+200F, U+061C)",
+    )
 }
 
 /// An absolute `http(s)` URL with a host.
@@ -171,6 +189,17 @@ pub fn country(field: &str, value: &str) -> Result<String, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direction_overrides_are_refused_in_display_text() {
+        assert!(text("name", "Acme\u{202E}lacol", 1, 100).is_err());
+        assert!(text("name", "\u{2066}Acme\u{2069}", 1, 100).is_err());
+        assert_eq!(
+            text("name", "  مرحبا Acme  ", 1, 100).unwrap(),
+            "مرحبا Acme"
+        );
+        assert_eq!(text("name", "👩‍💻 Acme", 1, 100).unwrap(), "👩‍💻 Acme");
+    }
 
     #[test]
     fn slugs_are_lower_case_words_joined_by_single_dashes() {

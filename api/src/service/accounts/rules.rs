@@ -160,6 +160,9 @@ pub fn display_name(raw: &str) -> Result<String, FieldError> {
             "must not contain control characters",
         ));
     }
+    if name.chars().any(crate::service::validate::is_bidi_control) {
+        return Err(crate::service::validate::bidi_refused("displayName"));
+    }
     Ok(name.to_owned())
 }
 

@@ -154,6 +154,14 @@ async fn replay(
 }
 
 /// The rule for this event: the enrollment's tier's own rule, else the all-tier rule.
+fn event_name(event: CommissionEvent) -> &'static str {
+    match event {
+        CommissionEvent::Sale => "SALE",
+        CommissionEvent::Lead => "LEAD",
+        CommissionEvent::Signup => "SIGNUP",
+    }
+}
+
 async fn rule_for(
     conn: &impl ConnectionTrait,
     enrollment: &enrollment::Model,
@@ -251,6 +259,13 @@ async fn record_once(
         };
         problem("amount", FieldErrorCode::OutOfRange, message)
     })?;
+    if amount_minor == 0 && input.event == CommissionEvent::Sale {
+        return Err(problem(
+            "amount",
+            FieldErrorCode::OutOfRange,
+            "a sale needs an amount above zero (leads and sign-ups may report 0)".to_owned(),
+        ));
+    }
     let hash = request_hash(&enrollment, &input, amount_minor);
     if let Some(first) = replay(services, program.vendor_id, &key, &hash).await? {
         return Ok(first);
@@ -283,22 +298,28 @@ async fn record_once(
     // Concurrent conversions of one customer must see each other's history: the
     // program's lock (taken first, see `db::lock_programs`) serialises them.
     let txn = db::begin_program_write(&services.db, program.id).await?;
-    let rule = rule_for(&txn, &enrollment, input.event).await?;
-    let earned = match &rule {
-        Some(rule) => {
-            let terms = RuleTerms {
-                model: rule.model,
-                rate_bps: rule.rate_bps,
-                flat_minor: rule.flat_amount_minor,
-                duration: rule.duration,
-                recurring_months: rule.recurring_months,
-                cap_minor: rule.cap_per_customer_minor,
-            };
-            let history = history(&txn, enrollment.id, &customer_ref, input.event, rule.id).await?;
-            math::commission(&terms, amount_minor, input.occurred_at, &history)
-        }
-        None => 0,
+    let Some(rule) = rule_for(&txn, &enrollment, input.event).await? else {
+        // Recording it would earn nothing and say nothing: refuse, so the vendor's
+        // back end learns the program has no terms for this event.
+        return Err(problem(
+            "event",
+            FieldErrorCode::NoCommissionRule,
+            format!(
+                "this program pays nothing for {} events: no commission rule for the partner's tier or for all tiers",
+                event_name(input.event)
+            ),
+        ));
     };
+    let terms = RuleTerms {
+        model: rule.model,
+        rate_bps: rule.rate_bps,
+        flat_minor: rule.flat_amount_minor,
+        duration: rule.duration,
+        recurring_months: rule.recurring_months,
+        cap_minor: rule.cap_per_customer_minor,
+    };
+    let history = history(&txn, enrollment.id, &customer_ref, input.event, rule.id).await?;
+    let earned = math::commission(&terms, amount_minor, input.occurred_at, &history);
     let inserted = conversion::ActiveModel {
         id: NotSet,
         vendor_id: Set(program.vendor_id),
@@ -345,7 +366,7 @@ async fn record_once(
                 enrollment_id: Set(enrollment.id),
                 program_id: Set(program.id),
                 partner_id: Set(enrollment.partner_id),
-                rule_id: Set(rule.as_ref().map(|r| r.id)),
+                rule_id: Set(Some(rule.id)),
                 kind: Set(CommissionKind::Earning),
                 amount_minor: Set(earned),
                 currency: Set(currency),
