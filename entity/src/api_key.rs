@@ -12,7 +12,7 @@ pub enum ApiScope {
     ConversionsWrite,
     /// Read the vendor's applications (and the applicants' profiles).
     ApplicationsRead,
-    /// Read the vendor's partnerships.
+    /// Read the vendor's partnerships (and the enrolled partners' profiles).
     EnrollmentsRead,
 }
 

@@ -246,3 +246,65 @@ async fn keys_are_created_and_revoked_by_the_vendors_managers_only() {
     codes.sort();
     assert_eq!(codes, ["REQUIRED", "REQUIRED"]);
 }
+
+#[tokio::test]
+async fn each_scope_reads_partner_profiles_exactly_as_node_does() {
+    let app = TestApp::spawn().await;
+    let market = app.market("scopes").await;
+    app.enroll(&market.partner, &market).await;
+    let enrollments = app.api_key(&market, &["ENROLLMENTS_READ"]).await;
+    let applications = app.api_key(&market, &["APPLICATIONS_READ"]).await;
+    let conversions = app.api_key(&market, &["CONVERSIONS_WRITE"]).await;
+    let partner_of = |secret: String| {
+        let app = &app;
+        let market = &market;
+        async move {
+            let through_enrollment = as_key(
+                app,
+                "x-api-key",
+                &secret,
+                "query($id: ID!) { enrollments(programId: $id) { edges { node { partner { slug audienceDescription } } } } }",
+                json!({ "id": market.program_id }),
+            )
+            .await;
+            let by_node = as_key(
+                app,
+                "x-api-key",
+                &secret,
+                "query($id: ID!) { node(id: $id) { ... on Partner { slug } } }",
+                json!({ "id": market.partner_id }),
+            )
+            .await;
+            let through_application = as_key(
+                app,
+                "x-api-key",
+                &secret,
+                "query($id: ID!) { applications(programId: $id) { edges { node { applicant { slug } enrollment { id } } } } }",
+                json!({ "id": market.program_id }),
+            )
+            .await;
+            (through_enrollment, by_node, through_application)
+        }
+    };
+    // enrollments:read: the partnership, and the profile of the partner in it — the
+    // same profile node(id) gives that key.
+    let (enrolled, node, applied) = partner_of(enrollments).await;
+    let slug = market.partner_slug.as_str();
+    assert_eq!(
+        enrolled["data"]["enrollments"]["edges"][0]["node"]["partner"]["slug"],
+        slug
+    );
+    assert_eq!(node["data"]["node"]["slug"], slug, "{node}");
+    assert_eq!(applied["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    // applications:read: the applicant, but not the partnership the application led to.
+    let (enrolled, node, applied) = partner_of(applications).await;
+    assert_eq!(enrolled["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    assert_eq!(node["data"]["node"]["slug"], slug);
+    let application = &applied["data"]["applications"]["edges"][0]["node"];
+    assert_eq!(application["applicant"]["slug"], slug, "{applied}");
+    assert!(application["enrollment"].is_null(), "{applied}");
+    // conversions:write: no profiles at all.
+    let (enrolled, node, _) = partner_of(conversions).await;
+    assert_eq!(enrolled["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    assert!(node["data"]["node"].is_null(), "{node}");
+}

@@ -12,6 +12,7 @@ mod earnings_search;
 mod errors;
 mod hostile;
 mod http;
+mod isolation;
 mod ledger;
 mod limits;
 mod listing;

@@ -8,7 +8,7 @@ use super::{
     applications::Partner,
     context::ContextExt,
     error::loader_error,
-    loaders::{AppLoader, PartnerById, ProgramById},
+    loaders::{AppLoader, PartnerById, ProgramByIdUnchecked},
     money::Money,
     relay::{self, NodeType},
 };
@@ -90,7 +90,7 @@ impl AnalyticsQuery {
         .gql()?;
         let loader = ctx.data_unchecked::<AppLoader>();
         let currency = loader
-            .load_one(ProgramById(id))
+            .load_one(ProgramByIdUnchecked(id))
             .await
             .map_err(loader_error)?
             .map(|p| p.program.currency)

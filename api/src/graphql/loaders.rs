@@ -2,6 +2,12 @@
 //! one request's cache never answers another's), batching each relation into one `IN`
 //! query. The batch delay is zero: resolvers of a list register their keys in the same
 //! poll, so waiting adds latency without adding keys.
+//!
+//! Every loader is either **scoped** (it applies the request viewer's visibility, like
+//! `node(id)` does) or named `…Unchecked`. An unchecked loader reads by id without a
+//! visibility check; its precondition, stated on the key, is that the parent object
+//! was itself read through a scoped query and that seeing the parent implies seeing
+//! the child (a visible application's program, a visible program's rules).
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -17,6 +23,7 @@ use crate::{
     service::{
         Services, applications, partners,
         programs::{self, ProgramRecord, RuleWithTier},
+        stats,
     },
 };
 
@@ -32,33 +39,49 @@ pub fn per_request(services: Services, viewer: Viewer) -> AppLoader {
     DataLoader::new(Loaders { services, viewer }, tokio::spawn).delay(Duration::ZERO)
 }
 
-/// A program by id, for objects whose reader may see it (an application's program).
+/// A program by id. Unchecked: for the program of an application, partnership,
+/// conversion or analytics row the viewer already reads (those exist only for programs
+/// that were published, which never return to draft).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ProgramById(pub i64);
+pub struct ProgramByIdUnchecked(pub i64);
 
-/// A partner profile by id, for objects whose reader may see it (an applicant).
+/// A partner profile by id. Scoped: `partners::visible_to` (the partner, the vendor
+/// teams they applied to, API keys by scope, platform admins); null otherwise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PartnerById(pub i64);
 
-/// A tier by id.
+/// A tier by id. Unchecked: for the tier of a partnership the viewer reads (tiers are
+/// part of a visible program's published terms).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TierById(pub i64);
+pub struct TierByIdUnchecked(pub i64);
 
-/// The active application questions of a program.
+/// The active application questions of a program. Unchecked: for a program the viewer
+/// reads (its form is public with it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct QuestionsOf(pub i64);
+pub struct QuestionsOfUnchecked(pub i64);
 
-/// The enrollment an application led to.
+/// The enrollment an application led to. Scoped: only where the viewer may read
+/// partnerships (an `applications:read` key alone may not).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EnrollmentOf(pub i64);
 
-/// The funnel events of an application.
+/// The funnel events of an application. Unchecked: for an application the viewer reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct EventsOf(pub i64);
+pub struct EventsOfUnchecked(pub i64);
 
-/// The statistics of a program.
+/// The statistics of a program. Unchecked: for a program the viewer reads; fields that
+/// could identify a partner are withheld by the service (`stats::public_…`), and the
+/// earnings figures go through the scoped [`EarningsOf`] instead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct StatsOf(pub i64);
+pub struct StatsOfUnchecked(pub i64);
+
+/// A program's earnings figures with the k-anonymity rule applied for the viewer.
+/// Scoped: `stats::earnings_for`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EarningsOf {
+    pub program_id: i64,
+    pub vendor_id: i64,
+}
 
 /// The viewer's latest application to a program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -87,34 +110,36 @@ macro_rules! loader {
     };
 }
 
-loader!(ProgramById, ProgramRecord, |this, ids| {
+loader!(ProgramByIdUnchecked, ProgramRecord, |this, ids| {
     programs::records_by_ids(&this.services, &ids)
         .await
         .map(|rows| rows.into_iter().map(|r| (r.program.id, r)).collect())
 });
 loader!(PartnerById, partner::Model, |this, ids| {
-    partners::by_ids(&this.services, &ids)
+    partners::find_many(&this.services, &this.viewer, &ids)
         .await
         .map(|rows| rows.into_iter().map(|p| (p.id, p)).collect())
 });
-loader!(TierById, program_tier::Model, |this, ids| {
+loader!(TierByIdUnchecked, program_tier::Model, |this, ids| {
     programs::tiers_by_plain_ids(&this.services, &ids)
         .await
         .map(|rows| rows.into_iter().map(|t| (t.id, t)).collect())
 });
 loader!(
-    QuestionsOf,
+    QuestionsOfUnchecked,
     Vec<application_question::Model>,
     |this, ids| { applications::questions_of(&this.services, &ids).await }
 );
 loader!(EnrollmentOf, enrollment::Model, |this, ids| {
-    applications::enrollment_of_applications(&this.services, &ids).await
+    applications::enrollment_of_applications(&this.services, &this.viewer, &ids).await
 });
-loader!(EventsOf, Vec<application_event::Model>, |this, ids| {
-    applications::application_events(&this.services, &ids).await
-});
-loader!(StatsOf, program_stats::Model, |this, ids| {
-    crate::service::stats::of_programs(&this.services.db, &ids).await
+loader!(
+    EventsOfUnchecked,
+    Vec<application_event::Model>,
+    |this, ids| { applications::application_events(&this.services, &ids).await }
+);
+loader!(StatsOfUnchecked, program_stats::Model, |this, ids| {
+    stats::of_programs(&this.services.db, &ids).await
 });
 loader!(ViewerApplication, application::Model, |this, ids| {
     applications::viewer_applications(&this.services, &this.viewer, &ids).await
@@ -123,8 +148,27 @@ loader!(ViewerEnrollment, enrollment::Model, |this, ids| {
     applications::viewer_enrollments(&this.services, &this.viewer, &ids).await
 });
 
-/// Every exchange rate (US dollar millionths per unit, by currency): one small table,
-/// read at most once per request.
+impl Loader<EarningsOf> for Loaders {
+    type Value = stats::EarningsView;
+    type Error = Arc<AppError>;
+
+    async fn load(
+        &self,
+        keys: &[EarningsOf],
+    ) -> Result<HashMap<EarningsOf, Self::Value>, Self::Error> {
+        let programs: Vec<(i64, i64)> = keys.iter().map(|k| (k.program_id, k.vendor_id)).collect();
+        let mut found = stats::earnings_for(&self.services, &self.viewer, &programs)
+            .await
+            .map_err(Arc::new)?;
+        Ok(keys
+            .iter()
+            .filter_map(|k| found.remove(&k.program_id).map(|v| (*k, v)))
+            .collect())
+    }
+}
+
+/// Every exchange rate (US dollar millionths per unit, by currency): one small table of
+/// public reference data, read at most once per request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ExchangeRates;
 
@@ -143,13 +187,14 @@ impl Loader<ExchangeRates> for Loaders {
     }
 }
 
-/// The tiers of a program, lowest rank first.
+/// The tiers of a program, lowest rank first. Unchecked: for a program the viewer reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TiersOf(pub i64);
+pub struct TiersOfUnchecked(pub i64);
 
-/// The active commission rules of a program, in order, each with its tier.
+/// The active commission rules of a program, in order, each with its tier. Unchecked:
+/// for a program the viewer reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct RulesOf(pub i64);
+pub struct RulesOfUnchecked(pub i64);
 
 fn by_key<K: Copy + Eq + std::hash::Hash, V: Default>(
     keys: &[K],
@@ -161,11 +206,14 @@ fn by_key<K: Copy + Eq + std::hash::Hash, V: Default>(
         .collect()
 }
 
-impl Loader<TiersOf> for Loaders {
+impl Loader<TiersOfUnchecked> for Loaders {
     type Value = Vec<program_tier::Model>;
     type Error = Arc<AppError>;
 
-    async fn load(&self, keys: &[TiersOf]) -> Result<HashMap<TiersOf, Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[TiersOfUnchecked],
+    ) -> Result<HashMap<TiersOfUnchecked, Self::Value>, Self::Error> {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let found = programs::tiers_of(&self.services, &ids)
             .await
@@ -174,11 +222,14 @@ impl Loader<TiersOf> for Loaders {
     }
 }
 
-impl Loader<RulesOf> for Loaders {
+impl Loader<RulesOfUnchecked> for Loaders {
     type Value = Vec<RuleWithTier>;
     type Error = Arc<AppError>;
 
-    async fn load(&self, keys: &[RulesOf]) -> Result<HashMap<RulesOf, Self::Value>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[RulesOfUnchecked],
+    ) -> Result<HashMap<RulesOfUnchecked, Self::Value>, Self::Error> {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let found = programs::rules_of(&self.services, &ids)
             .await

@@ -232,9 +232,10 @@ async fn demo_partnership(
         },
     )
     .await?;
-    let Some(enrollment) = applications::enrollment_of_applications(services, &[application.id])
-        .await?
-        .remove(&application.id)
+    let Some(enrollment) =
+        applications::enrollment_of_applications(services, &partner.viewer, &[application.id])
+            .await?
+            .remove(&application.id)
     else {
         return Ok(());
     };

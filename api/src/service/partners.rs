@@ -3,7 +3,7 @@
 //! platform admins see all; nobody else sees any.
 
 use entity::{
-    application, code_list, partner,
+    application, code_list, enrollment, partner,
     partner::PromotionChannel,
     program::{self, PartnerType},
     vendor_member,
@@ -348,7 +348,8 @@ pub async fn update(
 }
 
 /// Profiles the viewer may see: their own, those of applicants to their vendors'
-/// programs, all for platform admins.
+/// programs (partnerships imply an application), all for platform admins; a vendor's
+/// API key by its scopes.
 pub fn visible_to(viewer: &Viewer) -> Select<partner::Entity> {
     let select = partner::Entity::find();
     match viewer {
@@ -379,26 +380,52 @@ pub fn visible_to(viewer: &Viewer) -> Select<partner::Entity> {
                     ),
                 ),
         ),
-        Viewer::ApiKey(key) if key.allows(entity::api_key::ApiScope::ApplicationsRead) => select
-            .filter(
-                partner::Column::Id.in_subquery(
-                    Query::select()
-                        .column((application::Entity, application::Column::PartnerId))
-                        .from(application::Entity)
-                        .inner_join(
-                            program::Entity,
-                            Expr::col((program::Entity, program::Column::Id))
-                                .equals((application::Entity, application::Column::ProgramId)),
-                        )
-                        .and_where(
-                            Expr::col((program::Entity, program::Column::VendorId))
-                                .eq(key.vendor_id),
-                        )
-                        .to_owned(),
-                ),
-            ),
-        Viewer::Anonymous | Viewer::ApiKey(_) => select.filter(Expr::value(false)),
+        Viewer::ApiKey(key) => {
+            use entity::api_key::ApiScope;
+            // A vendor's back end sees the partners its scopes reach: applicants with
+            // `applications:read`, enrolled partners with `enrollments:read`.
+            let mut reach = Condition::any();
+            if key.allows(ApiScope::ApplicationsRead) {
+                reach = reach.add(partner::Column::Id.in_subquery(partners_of(
+                    application::Entity,
+                    application::Column::ProgramId,
+                    application::Column::PartnerId,
+                    key.vendor_id,
+                )));
+            }
+            if key.allows(ApiScope::EnrollmentsRead) {
+                reach = reach.add(partner::Column::Id.in_subquery(partners_of(
+                    enrollment::Entity,
+                    enrollment::Column::ProgramId,
+                    enrollment::Column::PartnerId,
+                    key.vendor_id,
+                )));
+            }
+            if reach.is_empty() {
+                reach = reach.add(Expr::value(false));
+            }
+            select.filter(reach)
+        }
+        Viewer::Anonymous => select.filter(Expr::value(false)),
     }
+}
+
+/// Partner ids of rows of `table` (applications, enrollments) in `vendor_id`'s programs.
+fn partners_of<T: EntityTrait, C: ColumnTrait>(
+    table: T,
+    program_id: C,
+    partner_id: C,
+    vendor_id: i64,
+) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column((table, partner_id))
+        .from(table)
+        .inner_join(
+            program::Entity,
+            Expr::col((program::Entity, program::Column::Id)).equals((table, program_id)),
+        )
+        .and_where(Expr::col((program::Entity, program::Column::VendorId)).eq(vendor_id))
+        .to_owned()
 }
 
 pub async fn find_many(
@@ -407,15 +434,6 @@ pub async fn find_many(
     ids: &[i64],
 ) -> Result<Vec<partner::Model>, AppError> {
     Ok(visible_to(viewer)
-        .filter(partner::Column::Id.is_in(ids.iter().copied()))
-        .all(&services.db)
-        .await?)
-}
-
-/// Profiles by id without a visibility check, for objects the caller already may see
-/// (an application's applicant).
-pub async fn by_ids(services: &Services, ids: &[i64]) -> Result<Vec<partner::Model>, AppError> {
-    Ok(partner::Entity::find()
         .filter(partner::Column::Id.is_in(ids.iter().copied()))
         .all(&services.db)
         .await?)

@@ -52,6 +52,66 @@ pub fn public_approval_rate_bps(stats: &program_stats::Model) -> Option<i64> {
         .then(|| i64::from(stats.approvals) * 10_000 / i64::from(stats.decisions))
 }
 
+/// A program's earnings figures as one viewer may see them.
+#[derive(Debug, Clone)]
+pub struct EarningsView {
+    pub stats: Option<program_stats::Model>,
+    /// The figures may be shown: the sample is large enough, or the viewer is on the
+    /// vendor's team (its users, its API keys) or a platform admin.
+    pub disclosed: bool,
+}
+
+/// The earnings figures of `programs` (`(program id, vendor id)`) for `viewer`, with the
+/// k-anonymity rule applied: below [`MIN_SAMPLE`] earning partners only the vendor's
+/// team and platform admins see numbers. Two queries whatever the number of programs
+/// (the statistics, and the viewer's memberships among the vendors that need one).
+pub async fn earnings_for(
+    services: &crate::service::Services,
+    viewer: &crate::auth::Viewer,
+    programs: &[(i64, i64)],
+) -> Result<HashMap<i64, EarningsView>, AppError> {
+    use crate::auth::Viewer;
+    let ids: Vec<i64> = programs.iter().map(|(p, _)| *p).collect();
+    let mut stats = of_programs(&services.db, &ids).await?;
+    let small = |stats: &HashMap<i64, program_stats::Model>, program_id: &i64| {
+        stats
+            .get(program_id)
+            .is_none_or(|s| s.earning_partners < MIN_SAMPLE)
+    };
+    let needs_team: Vec<i64> = programs
+        .iter()
+        .filter(|(p, _)| small(&stats, p))
+        .map(|(_, v)| *v)
+        .collect();
+    let own_vendors: std::collections::HashSet<i64> = match viewer {
+        _ if needs_team.is_empty() => Default::default(),
+        Viewer::User(user) => entity::vendor_member::Entity::find()
+            .select_only()
+            .column(entity::vendor_member::Column::VendorId)
+            .filter(entity::vendor_member::Column::UserId.eq(user.user_id))
+            .filter(entity::vendor_member::Column::VendorId.is_in(needs_team))
+            .into_tuple::<i64>()
+            .all(&services.db)
+            .await?
+            .into_iter()
+            .collect(),
+        Viewer::ApiKey(key) => std::iter::once(key.vendor_id).collect(),
+        Viewer::Anonymous => Default::default(),
+    };
+    Ok(programs
+        .iter()
+        .map(|(program_id, vendor_id)| {
+            let disclosed =
+                !small(&stats, program_id) || viewer.is_admin() || own_vendors.contains(vendor_id);
+            let view = EarningsView {
+                stats: stats.remove(program_id),
+                disclosed,
+            };
+            (*program_id, view)
+        })
+        .collect())
+}
+
 /// What of a program's figures its search document carries.
 fn searchable(stats: Option<&program_stats::Model>) -> (Option<i64>, Option<i64>) {
     stats.map_or((None, None), |s| {

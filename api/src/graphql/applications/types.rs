@@ -10,7 +10,10 @@ use entity::{
 
 use crate::graphql::{
     error::loader_error,
-    loaders::{AppLoader, EnrollmentOf, EventsOf, PartnerById, ProgramById, TierById},
+    loaders::{
+        AppLoader, EnrollmentOf, EventsOfUnchecked, PartnerById, ProgramByIdUnchecked,
+        TierByIdUnchecked,
+    },
     programs::{PartnerType, Program, ProgramTier},
     relay::{self, NodeType},
 };
@@ -253,7 +256,7 @@ impl ApplicationEvent {
 
 async fn program_of(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Program> {
     ctx.data_unchecked::<AppLoader>()
-        .load_one(ProgramById(id))
+        .load_one(ProgramByIdUnchecked(id))
         .await
         .map_err(loader_error)?
         .map(Program)
@@ -355,7 +358,7 @@ impl Application {
     async fn events(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApplicationEvent>> {
         Ok(ctx
             .data_unchecked::<AppLoader>()
-            .load_one(EventsOf(self.0.id))
+            .load_one(EventsOfUnchecked(self.0.id))
             .await
             .map_err(loader_error)?
             .unwrap_or_default()
@@ -393,11 +396,11 @@ impl Enrollment {
         };
         let loader = ctx.data_unchecked::<AppLoader>();
         let tier = loader
-            .load_one(TierById(tier_id))
+            .load_one(TierByIdUnchecked(tier_id))
             .await
             .map_err(loader_error)?;
         let program = loader
-            .load_one(ProgramById(self.0.program_id))
+            .load_one(ProgramByIdUnchecked(self.0.program_id))
             .await
             .map_err(loader_error)?;
         Ok(tier

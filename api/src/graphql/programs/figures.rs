@@ -12,14 +12,13 @@ use crate::{
         GqlResultExt,
         context::ContextExt,
         error::loader_error,
-        loaders::{AppLoader, ExchangeRates, StatsOf},
+        loaders::{AppLoader, EarningsOf, ExchangeRates, StatsOfUnchecked},
         money::Money,
     },
     service::{
         programs::ProgramRecord,
         reference::exchange_rates,
         stats::{self, DECISIONS_WINDOW_DAYS, EARNINGS_WINDOW_DAYS, MIN_SAMPLE},
-        vendors,
     },
 };
 
@@ -83,7 +82,7 @@ async fn stats_of(
     program_id: i64,
 ) -> async_graphql::Result<Option<program_stats::Model>> {
     ctx.data_unchecked::<AppLoader>()
-        .load_one(StatsOf(program_id))
+        .load_one(StatsOfUnchecked(program_id))
         .await
         .map_err(loader_error)
 }
@@ -92,20 +91,19 @@ pub async fn earnings(
     ctx: &Context<'_>,
     record: &ProgramRecord,
 ) -> async_graphql::Result<ProgramEarnings> {
-    let s = stats_of(ctx, record.program.id).await?;
+    // A bad token must not read figures as anonymous would: surface it.
+    ctx.actor()?;
+    let view = ctx
+        .data_unchecked::<AppLoader>()
+        .load_one(EarningsOf {
+            program_id: record.program.id,
+            vendor_id: record.program.vendor_id,
+        })
+        .await
+        .map_err(loader_error)?;
+    let (s, show) = view.map_or((None, false), |v| (v.stats, v.disclosed));
     let sample = s.as_ref().map_or(0, |s| s.earning_partners);
     let insufficient = sample < MIN_SAMPLE;
-    let own = if insufficient {
-        let actor = ctx.actor()?;
-        actor.viewer.is_admin()
-            || vendors::role_of(&ctx.services().db, &actor.viewer, record.program.vendor_id)
-                .await
-                .gql()?
-                .is_some()
-    } else {
-        false
-    };
-    let show = !insufficient || own;
     let currency = &record.program.currency;
     let money = |minor: i64| (show && sample > 0).then(|| Money::from_minor(minor, currency));
     let usd = match s.as_ref().filter(|_| show && sample > 0) {
@@ -181,7 +179,7 @@ pub async fn estimate(
     use entity::commission_rule::CommissionEvent;
     let rules = ctx
         .data_unchecked::<AppLoader>()
-        .load_one(crate::graphql::loaders::RulesOf(record.program.id))
+        .load_one(crate::graphql::loaders::RulesOfUnchecked(record.program.id))
         .await
         .map_err(loader_error)?
         .unwrap_or_default();

@@ -10,7 +10,10 @@ use crate::{
         applications::{Application, ApplicationQuestion, Enrollment},
         categories::Category,
         error::loader_error,
-        loaders::{AppLoader, QuestionsOf, RulesOf, TiersOf, ViewerApplication, ViewerEnrollment},
+        loaders::{
+            AppLoader, QuestionsOfUnchecked, RulesOfUnchecked, TiersOfUnchecked, ViewerApplication,
+            ViewerEnrollment,
+        },
         money::Money,
         relay::{self, NodeType},
         vendors::Vendor,
@@ -284,7 +287,7 @@ impl Program {
     ) -> async_graphql::Result<Vec<ApplicationQuestion>> {
         Ok(ctx
             .data_unchecked::<AppLoader>()
-            .load_one(QuestionsOf(self.0.program.id))
+            .load_one(QuestionsOfUnchecked(self.0.program.id))
             .await
             .map_err(loader_error)?
             .unwrap_or_default()
@@ -353,7 +356,7 @@ impl Program {
     async fn tiers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ProgramTier>> {
         let tiers = ctx
             .data_unchecked::<AppLoader>()
-            .load_one(TiersOf(self.0.program.id))
+            .load_one(TiersOfUnchecked(self.0.program.id))
             .await
             .map_err(loader_error)?;
         let currency = &self.0.program.currency;
@@ -371,7 +374,7 @@ impl Program {
     ) -> async_graphql::Result<Vec<CommissionRule>> {
         let rules = ctx
             .data_unchecked::<AppLoader>()
-            .load_one(RulesOf(self.0.program.id))
+            .load_one(RulesOfUnchecked(self.0.program.id))
             .await
             .map_err(loader_error)?;
         let currency = &self.0.program.currency;

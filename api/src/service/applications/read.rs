@@ -390,12 +390,15 @@ pub async fn viewer_enrollments(
     Ok(rows.into_iter().map(|e| (e.program_id, e)).collect())
 }
 
-/// The enrollment each application led to, for applications the caller already sees.
+/// The enrollment each application led to, if the viewer may see enrollments (an API
+/// key with `applications:read` alone sees the application, not the partnership).
 pub async fn enrollment_of_applications(
     services: &Services,
+    viewer: &Viewer,
     application_ids: &[i64],
 ) -> Result<HashMap<i64, enrollment::Model>, AppError> {
     Ok(enrollment::Entity::find()
+        .filter(enrollments_visible_to(viewer))
         .filter(enrollment::Column::ApplicationId.is_in(application_ids.iter().copied()))
         .all(&services.db)
         .await?
@@ -404,7 +407,8 @@ pub async fn enrollment_of_applications(
         .collect())
 }
 
-/// The funnel events of applications the caller already sees, oldest first.
+/// The funnel events of applications, oldest first. Unchecked: the caller has read the
+/// applications through a scoped query.
 pub async fn application_events(
     services: &Services,
     application_ids: &[i64],
