@@ -333,3 +333,19 @@ async fn an_operation_past_its_deadline_is_cancelled_with_timeout() {
     engine.up();
     still_serving(&app).await;
 }
+
+#[tokio::test]
+async fn a_search_cursor_at_the_end_of_u64_is_bad_input_not_an_overflow() {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let app = TestApp::spawn().await;
+    let cursor = URL_SAFE_NO_PAD.encode("search:18446744073709551615");
+    let answer = app
+        .anonymous()
+        .gql(
+            "query($after: String) { searchPrograms(after: $after) { totalCount } }",
+            json!({ "after": cursor }),
+        )
+        .await;
+    assert_eq!(answer.error_code(), "BAD_USER_INPUT", "{:#}", answer.body);
+    still_serving(&app).await;
+}

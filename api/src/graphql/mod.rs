@@ -17,7 +17,7 @@ mod loaders;
 mod money;
 pub mod precheck;
 mod programs;
-mod relay;
+pub mod relay;
 mod schema;
 mod search;
 mod vendors;

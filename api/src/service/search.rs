@@ -58,6 +58,18 @@ fn decode_cursor(cursor: &str) -> Option<usize> {
     text.strip_prefix("search:")?.parse().ok()
 }
 
+/// The deepest position a search cursor may name: the engines rank at most this many
+/// hits (Meilisearch's `maxTotalHits`).
+pub const MAX_SEARCH_POSITION: usize = 1_000_000;
+
+/// Where the page after `cursor` starts, or `None` for a malformed cursor or one past
+/// the deepest position (`search:18446744073709551615` used to overflow `+ 1`).
+pub fn offset_after(cursor: &str) -> Option<usize> {
+    decode_cursor(cursor)
+        .filter(|position| *position < MAX_SEARCH_POSITION)
+        .map(|position| position + 1)
+}
+
 fn bad(message: &str) -> AppError {
     AppError::BadUserInput(message.to_owned())
 }
@@ -87,7 +99,7 @@ pub async fn search(
     };
     let offset = match &input.after {
         None => 0,
-        Some(cursor) => decode_cursor(cursor).ok_or_else(|| bad("the cursor is malformed"))? + 1,
+        Some(cursor) => offset_after(cursor).ok_or_else(|| bad("the cursor is malformed"))?,
     };
     let mut filter = input.filter;
     if input.exclude_mine {
@@ -201,5 +213,9 @@ mod tests {
         assert_eq!(decode_cursor(&encode_cursor(41)), Some(41));
         assert_eq!(decode_cursor("garbage"), None);
         assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode("search:-1")), None);
+        assert_eq!(offset_after(&encode_cursor(41)), Some(42));
+        let huge = URL_SAFE_NO_PAD.encode(format!("search:{}", u64::MAX));
+        assert_eq!(offset_after(&huge), None, "no overflow, no wrap");
+        assert_eq!(offset_after(&encode_cursor(MAX_SEARCH_POSITION)), None);
     }
 }
