@@ -18,6 +18,7 @@ mod limits;
 mod listing;
 mod migrations;
 mod programs;
+mod readme_limits;
 mod relay;
 mod schema;
 mod search;

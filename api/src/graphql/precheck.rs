@@ -206,6 +206,8 @@ struct Definition<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
     pub tokens: usize,
+    /// The deepest bracket nesting of the text.
+    pub nesting: usize,
     /// The largest expansion of any operation.
     pub selections: usize,
 }
@@ -219,18 +221,23 @@ pub fn check(text: &str, limits: &DocumentLimits) -> Result<Summary, Refusal> {
         });
     }
     let tokens = tokenize(text, limits.max_tokens)?;
-    let definitions = definitions(&tokens, limits.max_nesting)?;
+    let (definitions, nesting) = definitions(&tokens, limits.max_nesting)?;
     let selections = largest_expansion(&definitions, limits.max_selections)?;
     Ok(Summary {
         tokens: tokens.len(),
+        nesting,
         selections,
     })
 }
 
 /// Walks the tokens once with a bracket stack, collecting each definition's own
 /// selections and spreads.
-fn definitions<'a>(tokens: &[Tok<'a>], max_nesting: usize) -> Result<Vec<Definition<'a>>, Refusal> {
+fn definitions<'a>(
+    tokens: &[Tok<'a>],
+    max_nesting: usize,
+) -> Result<(Vec<Definition<'a>>, usize), Refusal> {
     let mut stack: Vec<Frame> = Vec::new();
+    let mut deepest = 0;
     let mut defs: Vec<Definition<'a>> = Vec::new();
     let mut i = 0;
     while i < tokens.len() {
@@ -258,6 +265,7 @@ fn definitions<'a>(tokens: &[Tok<'a>], max_nesting: usize) -> Result<Vec<Definit
                     _ => Frame::Value,
                 };
                 stack.push(frame);
+                deepest = deepest.max(stack.len());
             }
             Tok::Punct(b'}' | b')' | b']') => {
                 stack.pop();
@@ -321,7 +329,7 @@ fn definitions<'a>(tokens: &[Tok<'a>], max_nesting: usize) -> Result<Vec<Definit
         }
         i += 1;
     }
-    Ok(defs)
+    Ok((defs, deepest))
 }
 
 /// The largest number of selections any operation expands to, each fragment's expansion
