@@ -176,7 +176,8 @@ async fn limit_costs(database_url: Option<&str>) -> anyhow::Result<()> {
         "SQLite"
     };
     println!("\n== rate limits on {engine}");
-    let (app, _dir) = server(&[], database_url).await?;
+    // A budget the 15,000 points charged below cannot exhaust (leases stay 100 points).
+    let (app, _dir) = server(&["--cost-budget-points", "100000000"], database_url).await?;
     let services = app.services().clone();
     let rule = Rule::new(1_000_000, Duration::from_secs(60));
     let mut samples = Vec::new();
