@@ -378,3 +378,65 @@ async fn a_nested_page_costs_three_sql_statements_whatever_its_size() {
     // The page (programs joined with vendor and category), the tiers, the rules.
     assert_eq!(counts, [3, 3, 3]);
 }
+
+/// Every per-program field a logged-in listing page shows, including the viewer's own.
+const VIEWER_PAGE: &str = "query($first: Int!) { programs(first: $first) { edges { node {
+    name vendor { name viewerRole } commissionRules { summary } tiers { name }
+    earnings { sampleSize } viewerApplication { status } viewerEnrollment { status } } } } }";
+
+#[tokio::test]
+async fn a_page_longer_than_thirty_costs_the_same_statements_anonymous_or_logged_in() {
+    // async-graphql resolves lists of more than 30 items through FuturesUnordered, which
+    // returned to the executor after two items: a timer-based batch fired per pair of
+    // keys (a 100-program page cost 50 statements per relation, 1,900 logged in).
+    let app = TestApp::spawn_with(&["--rate-limits", "false"]).await;
+    let (owner, vendor, first_id) = app
+        .published_program("owner@example.com", "p-0", json!({}))
+        .await;
+    for i in 1..40 {
+        let (id, version) = app
+            .program(&owner, &vendor, &format!("p-{i}"), json!({}))
+            .await;
+        app.publish(&owner, &id, version).await;
+    }
+    let partner = app.user("partner@example.com").await;
+    app.partner_profile(&partner, "partner-one", json!({}))
+        .await;
+    let applied = partner
+        .gql(
+            "mutation($p: ID!) { applyToProgram(input: { programId: $p, joinSource: MARKETPLACE_SEARCH }) { application { id } userErrors { code } } }",
+            json!({ "p": first_id }),
+        )
+        .await;
+    assert!(
+        applied.data("applyToProgram")["application"]["id"].is_string(),
+        "{}",
+        applied.body
+    );
+    let mut counts = Vec::new();
+    for (who, client) in [
+        ("anonymous", app.anonymous()),
+        ("partner", partner),
+        ("owner", owner),
+    ] {
+        for first in [5, 40] {
+            let before = app.services.statements.get();
+            let response = client.gql(VIEWER_PAGE, json!({ "first": first })).await;
+            assert!(
+                response.body.get("errors").is_none(),
+                "{who}: {}",
+                response.body
+            );
+            let edges = response.data("programs")["edges"].as_array().unwrap();
+            assert_eq!(edges.len(), first);
+            counts.push((who, first, app.services.statements.get() - before));
+        }
+    }
+    for pair in counts.chunks(2) {
+        assert_eq!(pair[0].2, pair[1].2, "{counts:?}");
+    }
+    // Page, rules, tiers, statistics; logged in also the memberships (vendor role and
+    // the team check of the earnings), and for a partner its profile and its
+    // applications, then its profile and its enrollments.
+    assert!(counts.iter().all(|(_, _, n)| *n <= 10), "{counts:?}");
+}

@@ -1,7 +1,7 @@
 //! Per-request DataLoaders: created for every request (never shared on the schema, so
 //! one request's cache never answers another's), batching each relation into one `IN`
-//! query. The batch delay is zero: resolvers of a list register their keys in the same
-//! poll, so waiting adds latency without adding keys.
+//! query. A batch runs when the request's execution goes idle ([`super::idle`]), not
+//! after a timer.
 //!
 //! Every loader is either **scoped** (it applies the request viewer's visibility, like
 //! `node(id)` does) or named `…Unchecked`. An unchecked loader reads by id without a
@@ -14,16 +14,17 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{
     application, application_event, application_question, enrollment, partner, program_stats,
-    program_tier,
+    program_tier, vendor_member::VendorRole,
 };
 
+use super::idle::IdleSignal;
 use crate::{
     auth::Viewer,
     error::AppError,
     service::{
         Services, applications, partners,
         programs::{self, ProgramRecord, RuleWithTier},
-        stats,
+        stats, vendors,
     },
 };
 
@@ -35,8 +36,15 @@ pub struct Loaders {
 
 pub type AppLoader = DataLoader<Loaders>;
 
-pub fn per_request(services: Services, viewer: Viewer) -> AppLoader {
-    DataLoader::new(Loaders { services, viewer }, tokio::spawn).delay(Duration::ZERO)
+pub fn per_request(services: Services, viewer: Viewer, idle: Arc<IdleSignal>) -> AppLoader {
+    DataLoader::new(Loaders { services, viewer }, move |load| {
+        let ready = idle.after();
+        tokio::spawn(async move {
+            ready.await;
+            load.await;
+        })
+    })
+    .delay(Duration::ZERO)
 }
 
 /// A program by id. Unchecked: for the program of an application, partnership,
@@ -82,6 +90,11 @@ pub struct EarningsOf {
     pub program_id: i64,
     pub vendor_id: i64,
 }
+
+/// The viewer's role on a vendor's team (none when logged out or not on it). Scoped by
+/// construction: it reads only the viewer's own memberships.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ViewerRoleIn(pub i64);
 
 /// The viewer's latest application to a program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -140,6 +153,9 @@ loader!(
 );
 loader!(StatsOfUnchecked, program_stats::Model, |this, ids| {
     stats::of_programs(&this.services.db, &ids).await
+});
+loader!(ViewerRoleIn, VendorRole, |this, ids| {
+    vendors::roles_of(&this.services.db, &this.viewer, &ids).await
 });
 loader!(ViewerApplication, application::Model, |this, ids| {
     applications::viewer_applications(&this.services, &this.viewer, &ids).await

@@ -10,6 +10,7 @@ mod connection;
 mod context;
 mod error;
 mod exchange_rates;
+pub mod idle;
 mod input;
 mod ledger;
 mod limits;
@@ -31,13 +32,16 @@ use crate::service::Services;
 
 /// Attaches what one execution needs: who is asking, and fresh DataLoaders (never
 /// shared between requests, so one caller's cache cannot answer another's).
+/// The execution must run inside [`idle::UntilIdle`] with the same `idle` signal: the
+/// loaders' batches wait for it.
 pub fn with_request_data(
     request: async_graphql::Request,
     services: &Services,
     info: RequestInfo,
+    idle: std::sync::Arc<idle::IdleSignal>,
 ) -> async_graphql::Request {
     let viewer = info.auth.clone().unwrap_or(crate::auth::Viewer::Anonymous);
     request
         .data(info)
-        .data(loaders::per_request(services.clone(), viewer))
+        .data(loaders::per_request(services.clone(), viewer, idle))
 }

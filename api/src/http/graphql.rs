@@ -469,11 +469,12 @@ async fn execute(
         return refuse(format, status, ErrorCode::BadUserInput, &message);
     }
     let marker = ExecutionMarker::default();
-    let request = gql::with_request_data(request, &state.services, info).data(marker.clone());
+    let idle = gql::idle::IdleSignal::new();
+    let request =
+        gql::with_request_data(request, &state.services, info, idle.clone()).data(marker.clone());
+    let execution = gql::idle::UntilIdle::new(state.schema.execute(request), idle);
     // Dropping the execution at the deadline cancels it: an open transaction rolls back.
-    let Ok(mut response) =
-        tokio::time::timeout(state.operation_timeout, state.schema.execute(request)).await
-    else {
+    let Ok(mut response) = tokio::time::timeout(state.operation_timeout, execution).await else {
         tracing::warn!(
             timeout_secs = state.operation_timeout.as_secs(),
             "operation cancelled at its deadline"

@@ -1,6 +1,8 @@
 //! Vendors and their teams. Vendor profiles are public; teams are visible to their
 //! members; `OWNER` and `ADMIN` manage the vendor, its team and its programs.
 
+use std::collections::HashMap;
+
 use entity::{
     user, vendor,
     vendor_member::{self, VendorRole},
@@ -258,6 +260,26 @@ pub async fn role_of(
         .one(conn)
         .await?
         .map(|m| m.role))
+}
+
+/// The viewer's role on each of these vendors' teams, in one query (none for anonymous
+/// viewers and API keys).
+pub async fn roles_of(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+    vendor_ids: &[i64],
+) -> Result<HashMap<i64, VendorRole>, AppError> {
+    let Some(user_id) = viewer.user_id() else {
+        return Ok(HashMap::new());
+    };
+    Ok(vendor_member::Entity::find()
+        .filter(vendor_member::Column::VendorId.is_in(vendor_ids.iter().copied()))
+        .filter(vendor_member::Column::UserId.eq(user_id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|m| (m.vendor_id, m.role))
+        .collect())
 }
 
 /// `OWNER` or `ADMIN` of the vendor, else `UNAUTHENTICATED` / `FORBIDDEN`.

@@ -9,7 +9,8 @@ use crate::{
         GqlResultExt,
         connection::page_cost,
         context::ContextExt,
-        error::UserError,
+        error::{UserError, loader_error},
+        loaders::{AppLoader, ViewerRoleIn},
         programs::{ProgramConnection, ProgramOrder, VendorProgramFilter, list_programs},
         relay::{self, NodeType},
     },
@@ -133,10 +134,12 @@ impl Vendor {
 
     /// The viewer's role on the team, or null.
     async fn viewer_role(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<VendorRole>> {
-        let actor = ctx.actor()?;
-        let role = vendors::role_of(&ctx.services().db, &actor.viewer, self.0.id)
+        ctx.actor()?;
+        let role = ctx
+            .data_unchecked::<AppLoader>()
+            .load_one(ViewerRoleIn(self.0.id))
             .await
-            .gql()?;
+            .map_err(loader_error)?;
         Ok(role.map(Into::into))
     }
 }

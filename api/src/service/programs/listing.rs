@@ -11,9 +11,9 @@ use entity::{
     program_tier, vendor, vendor_member,
 };
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
-    sea_query::{Expr, ExprTrait, Query},
+    ColumnTrait, Condition, EntityTrait, JoinType, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait, Select,
+    sea_query::{Expr, ExprTrait, IntoCondition, Query},
 };
 
 use super::ProgramRecord;
@@ -230,7 +230,11 @@ fn filtered(viewer: &Viewer, filter: &ProgramFilter) -> Select<program::Entity> 
         .statuses
         .clone()
         .unwrap_or_else(|| vec![ProgramStatus::Published]);
-    select = select.filter(program::Column::Status.is_in(statuses));
+    // The public listing already says `status = 'PUBLISHED'`; don't say it twice.
+    let implied = matches!(viewer, Viewer::Anonymous) && statuses == [ProgramStatus::Published];
+    if !implied {
+        select = select.filter(program::Column::Status.is_in(statuses));
+    }
     if !filter.categories.is_empty() {
         select = select.filter(
             program::Column::CategoryId.in_subquery(
@@ -363,16 +367,27 @@ pub async fn tiers_of(
 pub type RuleWithTier = (commission_rule::Model, Option<program_tier::Model>);
 
 /// Active commission rules of each program, in their order, each joined with its tier
-/// (one query for all of them).
+/// (one query for all of them). The join also names the programs on the tier side, so
+/// the planner reaches the tiers by index (`uq_program_tier_rank`) instead of hashing the
+/// whole tier table: a cost that would grow with the marketplace, not the page.
 pub async fn rules_of(
     services: &Services,
     program_ids: &[i64],
 ) -> Result<HashMap<i64, Vec<RuleWithTier>>, AppError> {
+    let ids: Vec<i64> = program_ids.to_vec();
+    let tier_join = commission_rule::Relation::Tier
+        .def()
+        .on_condition(move |_, tier| {
+            Expr::col((tier, program_tier::Column::ProgramId))
+                .is_in(ids.clone())
+                .into_condition()
+        });
     let rows = commission_rule::Entity::find()
         .filter(commission_rule::Column::ProgramId.is_in(program_ids.iter().copied()))
         .filter(commission_rule::Column::RetiredAt.is_null())
         .order_by_asc(commission_rule::Column::Position)
-        .find_also_related(program_tier::Entity)
+        .select_also(program_tier::Entity)
+        .join(JoinType::LeftJoin, tier_join)
         .all(&services.db)
         .await?;
     let mut by_program: HashMap<i64, Vec<RuleWithTier>> = HashMap::new();
