@@ -1,5 +1,6 @@
--- wrk script for every workload: the requests come from a generated Lua file
--- (BENCH_REQUESTS) returning { {path, headers, body}, ... }. Each thread walks its own
+-- wrk script for every workload: the requests come from a generated file
+-- (BENCH_REQUESTS), one per line: path TAB headers TAB body, headers as "name: value"
+-- pairs separated by \1. Each thread walks its own
 -- share of the list (thread k of n takes items k, k + n, ...), so a list of distinct
 -- mutations is never sent twice. A response that is not 200, or carries "errors", is
 -- counted; done() prints the counts as one JSON line for bench/harness.py.
@@ -14,7 +15,16 @@ local items, i, n, once, answered, inflight = nil, 0, 1, false, 0, 16
 errors, sample = 0, ""
 
 function init(args)
-  items = dofile(os.getenv("BENCH_REQUESTS"))
+  items = {}
+  for line in io.lines(os.getenv("BENCH_REQUESTS")) do
+    local path, hs, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
+    local headers = {}
+    for pair in hs:gmatch("[^\1]+") do
+      local k, v = pair:match("^([^:]+): (.*)$")
+      headers[k] = v
+    end
+    table.insert(items, { path, headers, body })
+  end
   n = tonumber(os.getenv("BENCH_THREADS")) or 2
   once = os.getenv("BENCH_ONCE") == "1"
   inflight = tonumber(os.getenv("BENCH_INFLIGHT")) or 16
