@@ -58,6 +58,6 @@ function done(summary, latency, requests)
     if first == "" then first = t:get("sample") or "" end
   end
   io.write(string.format('BENCH_RESULT {"errors": %d, "requests": %d, "duration_us": %d, ' ..
-    '"p50_us": %d, "p99_us": %d, "sample": "%s"}\n', total, summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), first))
+    '"p50_us": %d, "p99_us": %d, "mean_us": %d, "sample": "%s"}\n', total, summary.requests,
+    summary.duration, latency:percentile(50), latency:percentile(99), latency.mean, first))
 end
