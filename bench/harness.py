@@ -15,6 +15,7 @@ the medians with min-max and the ratios to the peer and to L1.
 """
 
 import argparse
+import base64
 import datetime
 import json
 import os
@@ -331,8 +332,8 @@ class Fixture:
     def __init__(self, pg, db, scale, quick):
         self.pg, self.db, self.scale = pg, db, scale
         self.rng = random.Random(scale)
-        self.used = set(map(tuple, (tuple(map(int, r.split("|"))) for r in
-                                    filter(None, pg.sql("SELECT partner_id || '|' || program_id FROM application", db).splitlines()))))
+        rows = pg.sql("SELECT partner_id || '|' || program_id FROM application", db).splitlines()
+        self.used = {tuple(map(int, r.split("|"))) for r in rows if r}
         self.deep_pages = 10 if quick else 100
 
     def walk(self, port, query, field, pages, token=None):
@@ -343,7 +344,7 @@ class Fixture:
         return after
 
     def setup_accounts(self):
-        self.partner_tokens, self.partner_ids = [], []
+        self.partner_tokens = []
         for i in range(PARTNERS):
             email = f"bench-partner-{i}@example.com"
             try:
@@ -391,7 +392,6 @@ class Fixture:
 
 
 def global_id(kind, n):
-    import base64
     return base64.b64encode(f"{kind}:{n}".encode()).decode().rstrip("=")
 
 
@@ -443,7 +443,6 @@ def pending_for_approval(fx, server, n):
             ids.append(app["id"])
     if server == "ours":
         return [(auth(fx.owner_token), body(OURS_W5, {"a": i})) for i in ids]
-    import base64
     def row_id(g):
         return base64.b64decode(g + "=" * (-len(g) % 4)).decode().split(":")[1]
     return [(JSON, body(PEER_W5, {"id": row_id(i)})) for i in ids]
@@ -593,7 +592,7 @@ def run_scale(pg, args, bins, oha):
             s.stop()
 
 
-def versions(bins):
+def versions():
     def out(argv):
         try:
             return subprocess.run(argv, capture_output=True, text=True).stdout.strip().splitlines()[0]
@@ -620,8 +619,10 @@ def summarise(runs):
         for s, rs in per.items():
             figs = {}
             for k in rs[0]:
-                vals = [r[k] for r in rs if isinstance(r.get(k), (int, float)) and k not in ("round",)]
-                if vals and k != "round":
+                if k == "round":
+                    continue
+                vals = [r[k] for r in rs if isinstance(r.get(k), (int, float))]
+                if vals:
                     figs[k] = (statistics.median(vals), min(vals), max(vals))
             out.setdefault(w, {})[s] = figs
     return out
@@ -693,7 +694,7 @@ def main():
     args = ap.parse_args()
     pg = Pg(args.admin_url)
     bins = {"api": args.api, "l1": args.l1}
-    meta = versions(bins)
+    meta = versions()
     meta["scale"] = args.scale
     db, runs = run_scale(pg, args, bins, args.oha)
     summary = summarise(runs)

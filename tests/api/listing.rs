@@ -344,6 +344,20 @@ async fn a_large_first_is_weighed_by_the_cost_limit_before_anything_runs() {
     assert!(small.body.get("errors").is_none(), "{}", small.body);
 }
 
+/// `count` published programs `p-0`… of one vendor; its owner and the first program's id.
+async fn published_programs(app: &TestApp, count: usize) -> (Client, Value) {
+    let (owner, vendor, first_id) = app
+        .published_program("owner@example.com", "p-0", json!({}))
+        .await;
+    for i in 1..count {
+        let (id, version) = app
+            .program(&owner, &vendor, &format!("p-{i}"), json!({}))
+            .await;
+        app.publish(&owner, &id, version).await;
+    }
+    (owner, first_id)
+}
+
 const NESTED_PAGE: &str = "query($first: Int!) { programs(first: $first) { edges { node {
     name vendor { name } category { name }
     tiers { name isDefault }
@@ -353,15 +367,7 @@ const NESTED_PAGE: &str = "query($first: Int!) { programs(first: $first) { edges
 async fn a_nested_page_costs_three_sql_statements_whatever_its_size() {
     // Counts the resolvers' statements: the rate limits' own (one per lease) stay out.
     let app = TestApp::spawn_with(&["--rate-limits", "false"]).await;
-    let (owner, vendor, _) = app
-        .published_program("owner@example.com", "p-0", json!({}))
-        .await;
-    for i in 1..30 {
-        let (id, version) = app
-            .program(&owner, &vendor, &format!("p-{i}"), json!({}))
-            .await;
-        app.publish(&owner, &id, version).await;
-    }
+    published_programs(&app, 30).await;
     let client = app.anonymous();
     let mut counts = Vec::new();
     for first in [5, 20, 30] {
@@ -390,15 +396,7 @@ async fn a_page_longer_than_thirty_costs_the_same_statements_anonymous_or_logged
     // returned to the executor after two items: a timer-based batch fired per pair of
     // keys (a 100-program page cost 50 statements per relation, 1,900 logged in).
     let app = TestApp::spawn_with(&["--rate-limits", "false"]).await;
-    let (owner, vendor, first_id) = app
-        .published_program("owner@example.com", "p-0", json!({}))
-        .await;
-    for i in 1..40 {
-        let (id, version) = app
-            .program(&owner, &vendor, &format!("p-{i}"), json!({}))
-            .await;
-        app.publish(&owner, &id, version).await;
-    }
+    let (owner, first_id) = published_programs(&app, 40).await;
     let partner = app.user("partner@example.com").await;
     app.partner_profile(&partner, "partner-one", json!({}))
         .await;

@@ -12,9 +12,8 @@
 //! it yields), so every resolver still running waits on a loader or on I/O and no more
 //! keys can arrive. (A wake deferred by tokio — `yield_now`, an exhausted coop budget —
 //! reaches the executor after the poll and is not seen: a batch may then be split, never
-//! lost.) A load spawned during a
-//! poll waits for the next idle poll ([`IdleSignal::after`]), then runs with every key
-//! registered by then.
+//! lost.) A load spawned during a poll waits for the next idle poll
+//! ([`IdleSignal::after`]), then runs with every key registered by then.
 
 use std::{
     future::Future,

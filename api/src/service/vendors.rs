@@ -251,15 +251,9 @@ pub async fn role_of(
     viewer: &Viewer,
     vendor_id: i64,
 ) -> Result<Option<VendorRole>, AppError> {
-    let Some(user_id) = viewer.user_id() else {
-        return Ok(None);
-    };
-    Ok(vendor_member::Entity::find()
-        .filter(vendor_member::Column::VendorId.eq(vendor_id))
-        .filter(vendor_member::Column::UserId.eq(user_id))
-        .one(conn)
+    Ok(roles_of(conn, viewer, &[vendor_id])
         .await?
-        .map(|m| m.role))
+        .remove(&vendor_id))
 }
 
 /// The viewer's role on each of these vendors' teams, in one query (none for anonymous
