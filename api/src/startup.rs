@@ -44,6 +44,8 @@ pub struct AppState {
     pub operation_timeout: Duration,
     /// Checked on every document before async-graphql parses it.
     pub document_limits: crate::graphql::precheck::DocumentLimits,
+    /// Documents parsed by earlier requests.
+    pub documents: crate::graphql::documents::DocumentCache,
     pub graphiql: bool,
 }
 
@@ -85,6 +87,7 @@ impl Application {
             body_read_timeout: config.http.body_read_timeout,
             operation_timeout: config.http.operation_timeout,
             document_limits: config.graphql.document,
+            documents: Default::default(),
             graphiql: config.http.graphiql,
         });
 

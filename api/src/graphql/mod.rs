@@ -8,6 +8,7 @@ mod applications;
 mod categories;
 mod connection;
 mod context;
+pub mod documents;
 mod error;
 mod exchange_rates;
 pub mod idle;

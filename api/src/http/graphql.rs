@@ -210,7 +210,7 @@ pub async fn post(
         }
         Some(_) => {}
     }
-    let request = match serde_json::from_slice::<PostBody>(&body) {
+    let mut request = match serde_json::from_slice::<PostBody>(&body) {
         Ok(body) => body.into_request(),
         Err(e) => {
             let message = format!("the body is not a valid GraphQL request: {e}");
@@ -222,7 +222,7 @@ pub async fn post(
             );
         }
     };
-    if let Err(refused) = precheck(&state, &request) {
+    if let Err(refused) = precheck(&state, &mut request) {
         return refused.respond(format);
     }
     execute(&req, &state, request, format, false).await
@@ -309,10 +309,22 @@ impl Refused {
     }
 }
 
-fn precheck(state: &AppState, request: &async_graphql::Request) -> Result<(), Refused> {
-    gql::precheck::check(&request.query, &state.document_limits)
-        .map(drop)
-        .map_err(Refused)
+/// The pre-check, then the parse, whose document is kept for the next request with the
+/// same text; a document found there passed the pre-check already (its limits are fixed
+/// for the life of the process). A parse error is left for the execution to report.
+fn precheck(state: &AppState, request: &mut async_graphql::Request) -> Result<(), Refused> {
+    if let Some(document) = state.documents.get(&request.query) {
+        request.set_parsed_query(document);
+        return Ok(());
+    }
+    gql::precheck::check(&request.query, &state.document_limits).map_err(Refused)?;
+    if request.query.len() <= gql::documents::DocumentCache::MAX_TEXT
+        && let Ok(document) = request.parsed_query()
+    {
+        let document = document.clone();
+        state.documents.put(&request.query, document);
+    }
+    Ok(())
 }
 
 /// GET parameters as the GraphQL-over-HTTP spec names them. (async-graphql 7.2.1's
@@ -362,7 +374,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             );
         }
     };
-    if let Err(refused) = precheck(&state, &request) {
+    if let Err(refused) = precheck(&state, &mut request) {
         return refused.respond(format);
     }
     if !matches!(
