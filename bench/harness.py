@@ -131,6 +131,18 @@ class Pg:
                     cpu[int(p)] = (int(stat[11]) + int(stat[12])) / CLK_TCK
         return cpu
 
+    def drain(self, db, timeout=15):
+        """Cancels the statements still running in `db` once wrk has gone (a client that
+        timed out leaves its query running: at 1M programs the peer's full-text searches
+        ran on for seconds into the next server's measurement) and waits for quiet."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            active = self.sql(f"SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE datname = '{db}' "
+                              "AND state = 'active' AND pid <> pg_backend_pid()")
+            if active == "0":
+                return
+            time.sleep(0.2)
+
     def xacts(self, db):
         return int(self.sql(f"SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '{db}'"))
 
@@ -479,12 +491,14 @@ def measure(pg, db, server, items, args, connections=32, duration=None, once=Fal
     if args.warmup and not once:
         subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{args.warmup}s", "-s", script, url],
                        env=env, capture_output=True, check=True)
+    pg.drain(db)
     cpu0, pg0, x0 = server.cpu(), pg.backends_cpu(), pg.xacts(db)
     st0 = metric(server.port, "marketplace_db_statements_total") if server.name == "ours" else None
     load = open("/proc/loadavg").read().split()[0]
     out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script, url],
                          env=env, capture_output=True, text=True, check=True).stdout
     cpu1, pg1, x1 = server.cpu(), pg.backends_cpu(), pg.xacts(db)
+    pg.drain(db)
     os.unlink(path)
     result = json.loads(out.split("BENCH_RESULT ", 1)[1].splitlines()[0])
     n = max(result["requests"], 1)
