@@ -1,6 +1,7 @@
 //! Parsed documents kept between requests. SPA pages send the same few documents over and
-//! over; parsing one with async-graphql's parser costs more than running the pre-check and
-//! the validation together, so a document is parsed once per process and cloned after.
+//! over, and async-graphql's (pest) parser showed in every listing request's profile, so
+//! a document is parsed once per process and cloned after; validation still runs per
+//! request.
 //!
 //! Bounded twice: at most [`DocumentCache::ENTRIES`] documents, each from a text of at
 //! most [`DocumentCache::MAX_TEXT`] bytes (longer ones are parsed every time). A client
@@ -39,9 +40,14 @@ impl DocumentCache {
             .cloned()
     }
 
+    /// Whether a document from `text` would be kept (callers skip cloning one that would not).
+    pub fn admits(text: &str) -> bool {
+        text.len() <= Self::MAX_TEXT
+    }
+
     /// Keeps a document that parsed from `text` (and passed the pre-check).
     pub fn put(&self, text: &str, document: ExecutableDocument) {
-        if text.len() > Self::MAX_TEXT {
+        if !Self::admits(text) {
             return;
         }
         self.entries
@@ -50,15 +56,12 @@ impl DocumentCache {
             .put(text.to_owned(), document);
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

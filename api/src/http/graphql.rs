@@ -318,7 +318,7 @@ fn precheck(state: &AppState, request: &mut async_graphql::Request) -> Result<()
         return Ok(());
     }
     gql::precheck::check(&request.query, &state.document_limits).map_err(Refused)?;
-    if request.query.len() <= gql::documents::DocumentCache::MAX_TEXT
+    if gql::documents::DocumentCache::admits(&request.query)
         && let Ok(document) = request.parsed_query()
     {
         let document = document.clone();

@@ -40,22 +40,28 @@ fn my_partner(user_id: i64) -> SelectStatement {
         .to_owned()
 }
 
+/// The program of the outer query's row (its `program_id` column), to narrow further.
+fn rows_program<C: ColumnTrait>(program_id: C) -> SelectStatement {
+    Query::select()
+        .expr(Expr::val(1))
+        .from(program::Entity)
+        .and_where(
+            Expr::col((program::Entity, program::Column::Id))
+                .equals((program_id.entity_name(), program_id)),
+        )
+        .to_owned()
+}
+
 /// The row's program belongs to one of the user's vendors, checked for that row: an
 /// `IN (programs of my vendors)` set would hash a whole catalogue per statement, which
 /// for a team on many vendors cost more than the rest of the request.
 fn on_my_vendors<C: ColumnTrait>(user_id: i64, program_id: C) -> Expr {
     Expr::exists(
-        Query::select()
-            .expr(Expr::val(1))
-            .from(program::Entity)
+        rows_program(program_id)
             .inner_join(
                 vendor_member::Entity,
                 Expr::col((vendor_member::Entity, vendor_member::Column::VendorId))
                     .equals((program::Entity, program::Column::VendorId)),
-            )
-            .and_where(
-                Expr::col((program::Entity, program::Column::Id))
-                    .equals((program_id.entity_name(), program_id)),
             )
             .and_where(
                 Expr::col((vendor_member::Entity, vendor_member::Column::UserId)).eq(user_id),
@@ -67,13 +73,7 @@ fn on_my_vendors<C: ColumnTrait>(user_id: i64, program_id: C) -> Expr {
 /// The row's program is the vendor's, checked for that row.
 fn on_vendor<C: ColumnTrait>(vendor_id: i64, program_id: C) -> Expr {
     Expr::exists(
-        Query::select()
-            .expr(Expr::val(1))
-            .from(program::Entity)
-            .and_where(
-                Expr::col((program::Entity, program::Column::Id))
-                    .equals((program_id.entity_name(), program_id)),
-            )
+        rows_program(program_id)
             .and_where(Expr::col((program::Entity, program::Column::VendorId)).eq(vendor_id))
             .to_owned(),
     )
