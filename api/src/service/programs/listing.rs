@@ -8,7 +8,7 @@ use entity::{
     category, code_list, commission_rule,
     commission_rule::CommissionModel,
     program::{self, PartnerType, ProgramStatus, Visibility},
-    program_tier, vendor, vendor_member,
+    program_tier, vendor_member,
 };
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, JoinType, Order, PaginatorTrait, QueryFilter, QueryOrder,
@@ -16,7 +16,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, IntoCondition, Query},
 };
 
-use super::ProgramRecord;
+use super::{ProgramRecord, rows};
 use crate::{
     auth::Viewer,
     error::AppError,
@@ -133,33 +133,6 @@ pub fn listed_to(viewer: &Viewer) -> Condition {
     }
 }
 
-fn with_relations(
-    select: Select<program::Entity>,
-) -> sea_orm::SelectThree<program::Entity, vendor::Entity, category::Entity, sea_orm::TopologyStar>
-{
-    select
-        .find_also_related(vendor::Entity)
-        .find_also_related(category::Entity)
-}
-
-fn records(
-    rows: Vec<(
-        program::Model,
-        Option<vendor::Model>,
-        Option<category::Model>,
-    )>,
-) -> Vec<ProgramRecord> {
-    rows.into_iter()
-        .filter_map(|(program, vendor, category)| {
-            vendor.map(|vendor| ProgramRecord {
-                program,
-                vendor,
-                category,
-            })
-        })
-        .collect()
-}
-
 pub async fn find(
     services: &Services,
     viewer: &Viewer,
@@ -179,7 +152,7 @@ pub async fn find_many(
     let select = program::Entity::find()
         .filter(visible_to(viewer))
         .filter(program::Column::Id.is_in(ids.iter().copied()));
-    Ok(records(with_relations(select).all(&services.db).await?))
+    Ok(rows::programs(select, &services.db).await?)
 }
 
 /// Programs by id with no visibility check, for callers who are a party to an object
@@ -193,7 +166,7 @@ pub async fn records_by_ids(
         return Ok(Vec::new());
     }
     let select = program::Entity::find().filter(program::Column::Id.is_in(ids.iter().copied()));
-    Ok(records(with_relations(select).all(&services.db).await?))
+    Ok(rows::programs(select, &services.db).await?)
 }
 
 /// Published, public programs by id, whoever asks (search hydration). The ids are looked
@@ -204,7 +177,8 @@ pub async fn find_listed(services: &Services, ids: &[i64]) -> Result<Vec<Program
         return Ok(Vec::new());
     }
     let select = program::Entity::find().filter(program::Column::Id.is_in(ids.iter().copied()));
-    Ok(records(with_relations(select).all(&services.db).await?)
+    Ok(rows::programs(select, &services.db)
+        .await?
         .into_iter()
         .filter(|r| {
             r.program.status == ProgramStatus::Published
@@ -221,7 +195,7 @@ pub async fn find_by_slug(
     let select = program::Entity::find()
         .filter(visible_to(viewer))
         .filter(program::Column::Slug.eq(slug));
-    Ok(records(with_relations(select).all(&services.db).await?).pop())
+    Ok(rows::programs(select, &services.db).await?.pop())
 }
 
 fn filtered(viewer: &Viewer, filter: &ProgramFilter) -> Select<program::Entity> {
@@ -319,7 +293,7 @@ pub async fn list(
         .order_by(key, direction.clone())
         .order_by(id, direction)
         .limit(window.limit + 1);
-    let rows = records(with_relations(select).all(&services.db).await?);
+    let rows = rows::programs(select, &services.db).await?;
     let tag = order.tag().to_owned();
     let rows = rows
         .into_iter()
@@ -382,16 +356,14 @@ pub async fn rules_of(
                 .is_in(ids.clone())
                 .into_condition()
         });
-    let rows = commission_rule::Entity::find()
+    let select = commission_rule::Entity::find()
         .filter(commission_rule::Column::ProgramId.is_in(program_ids.iter().copied()))
         .filter(commission_rule::Column::RetiredAt.is_null())
         .order_by_asc(commission_rule::Column::Position)
-        .select_also(program_tier::Entity)
-        .join(JoinType::LeftJoin, tier_join)
-        .all(&services.db)
-        .await?;
+        .join(JoinType::LeftJoin, tier_join);
+    let rows = rows::rules(select, &services.db).await?;
     let mut by_program: HashMap<i64, Vec<RuleWithTier>> = HashMap::new();
-    for (rule, tier) in rows {
+    for rows::RuleRow(rule, tier) in rows {
         by_program
             .entry(rule.program_id)
             .or_default()

@@ -4,6 +4,7 @@
 
 mod import;
 mod listing;
+mod rows;
 mod rules;
 mod terms;
 
