@@ -16,6 +16,7 @@ use entity::{
     application, application_event, application_question, enrollment, partner, program_stats,
     program_tier, vendor_member::VendorRole,
 };
+use tokio::sync::OnceCell;
 
 use super::idle::IdleSignal;
 use crate::{
@@ -32,18 +33,41 @@ pub struct Loaders {
     services: Services,
     /// The request's caller, for the `viewer…` fields.
     viewer: Viewer,
+    /// The viewer's roles on all their teams, read at most once per request (the
+    /// `viewerRole` of every vendor and the earnings disclosure of every program).
+    my_roles: OnceCell<Arc<HashMap<i64, VendorRole>>>,
+}
+
+impl Loaders {
+    async fn my_roles(&self) -> Result<Arc<HashMap<i64, VendorRole>>, AppError> {
+        self.my_roles
+            .get_or_try_init(|| async {
+                Ok(Arc::new(
+                    vendors::my_roles(&self.services.db, &self.viewer).await?,
+                ))
+            })
+            .await
+            .cloned()
+    }
 }
 
 pub type AppLoader = DataLoader<Loaders>;
 
 pub fn per_request(services: Services, viewer: Viewer, idle: Arc<IdleSignal>) -> AppLoader {
-    DataLoader::new(Loaders { services, viewer }, move |load| {
-        let ready = idle.after();
-        tokio::spawn(async move {
-            ready.await;
-            load.await;
-        })
-    })
+    DataLoader::new(
+        Loaders {
+            services,
+            viewer,
+            my_roles: OnceCell::new(),
+        },
+        move |load| {
+            let ready = idle.after();
+            tokio::spawn(async move {
+                ready.await;
+                load.await;
+            })
+        },
+    )
     .delay(Duration::ZERO)
 }
 
@@ -155,7 +179,11 @@ loader!(StatsOfUnchecked, program_stats::Model, |this, ids| {
     stats::of_programs(&this.services.db, &ids).await
 });
 loader!(ViewerRoleIn, VendorRole, |this, ids| {
-    vendors::roles_of(&this.services.db, &this.viewer, &ids).await
+    this.my_roles().await.map(|roles| {
+        ids.iter()
+            .filter_map(|id| roles.get(id).map(|role| (*id, *role)))
+            .collect::<HashMap<_, _>>()
+    })
 });
 loader!(ViewerApplication, application::Model, |this, ids| {
     applications::viewer_applications(&this.services, &this.viewer, &ids).await
@@ -173,7 +201,8 @@ impl Loader<EarningsOf> for Loaders {
         keys: &[EarningsOf],
     ) -> Result<HashMap<EarningsOf, Self::Value>, Self::Error> {
         let programs: Vec<(i64, i64)> = keys.iter().map(|k| (k.program_id, k.vendor_id)).collect();
-        let mut found = stats::earnings_for(&self.services, &self.viewer, &programs)
+        let my_vendors = async || Ok(self.my_roles().await?.keys().copied().collect());
+        let mut found = stats::earnings_for(&self.services, &self.viewer, &programs, my_vendors)
             .await
             .map_err(Arc::new)?;
         Ok(keys

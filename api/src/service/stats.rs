@@ -69,6 +69,7 @@ pub async fn earnings_for(
     services: &crate::service::Services,
     viewer: &crate::auth::Viewer,
     programs: &[(i64, i64)],
+    my_vendors: impl AsyncFnOnce() -> Result<std::collections::HashSet<i64>, AppError>,
 ) -> Result<HashMap<i64, EarningsView>, AppError> {
     use crate::auth::Viewer;
     let ids: Vec<i64> = programs.iter().map(|(p, _)| *p).collect();
@@ -78,23 +79,10 @@ pub async fn earnings_for(
             .get(program_id)
             .is_none_or(|s| s.earning_partners < MIN_SAMPLE)
     };
-    let needs_team: Vec<i64> = programs
-        .iter()
-        .filter(|(p, _)| small(&stats, p))
-        .map(|(_, v)| *v)
-        .collect();
+    let needs_team = programs.iter().any(|(p, _)| small(&stats, p));
     let own_vendors: std::collections::HashSet<i64> = match viewer {
-        _ if needs_team.is_empty() => Default::default(),
-        Viewer::User(user) => entity::vendor_member::Entity::find()
-            .select_only()
-            .column(entity::vendor_member::Column::VendorId)
-            .filter(entity::vendor_member::Column::UserId.eq(user.user_id))
-            .filter(entity::vendor_member::Column::VendorId.is_in(needs_team))
-            .into_tuple::<i64>()
-            .all(&services.db)
-            .await?
-            .into_iter()
-            .collect(),
+        _ if !needs_team || viewer.is_admin() => Default::default(),
+        Viewer::User(_) => my_vendors().await?,
         Viewer::ApiKey(key) => std::iter::once(key.vendor_id).collect(),
         Viewer::Anonymous => Default::default(),
     };

@@ -276,6 +276,24 @@ pub async fn roles_of(
         .collect())
 }
 
+/// The viewer's role on every team they are on, in one query (none for anonymous viewers
+/// and API keys): a request that asks about many vendors reads them once.
+pub async fn my_roles(
+    conn: &impl ConnectionTrait,
+    viewer: &Viewer,
+) -> Result<HashMap<i64, VendorRole>, AppError> {
+    let Some(user_id) = viewer.user_id() else {
+        return Ok(HashMap::new());
+    };
+    Ok(vendor_member::Entity::find()
+        .filter(vendor_member::Column::UserId.eq(user_id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|m| (m.vendor_id, m.role))
+        .collect())
+}
+
 /// `OWNER` or `ADMIN` of the vendor, else `UNAUTHENTICATED` / `FORBIDDEN`.
 pub async fn ensure_manager(
     conn: &impl ConnectionTrait,
