@@ -538,6 +538,9 @@ async fn apply_once(
     )
     .await?;
     let system = Actor::new(crate::auth::Viewer::Anonymous, actor.request_id.clone());
+    // A pending application moves none of the program's figures (they count decisions
+    // and partnerships): only a first decision made here refreshes them.
+    let decided_now = !matches!(decision, FirstDecision::Pending);
     match decision {
         FirstDecision::Pending => {}
         FirstDecision::Approve(by) => {
@@ -593,7 +596,9 @@ async fn apply_once(
             .await?;
         }
     }
-    crate::service::stats::refresh(&txn, program.id, now).await?;
+    if decided_now {
+        crate::service::stats::refresh(&txn, program.id, now).await?;
+    }
     txn.commit().await?;
     Ok(created)
 }
