@@ -46,6 +46,8 @@ pub struct AppState {
     pub document_limits: crate::graphql::precheck::DocumentLimits,
     /// Documents parsed by earlier requests.
     pub documents: crate::graphql::documents::DocumentCache,
+    /// Checked on every parsed document before it is kept or run.
+    pub request_limits: crate::graphql::RequestLimits,
     pub graphiql: bool,
 }
 
@@ -88,6 +90,7 @@ impl Application {
             operation_timeout: config.http.operation_timeout,
             document_limits: config.graphql.document,
             documents: Default::default(),
+            request_limits: crate::graphql::request_limits(&config.graphql),
             graphiql: config.http.graphiql,
         });
 

@@ -1,23 +1,19 @@
-//! Checks async-graphql does not make on its own, run before execution: aliases and root
-//! fields per operation, unknown directives, and the rate limits that need the validated
-//! operation (its cost, whether it is a mutation). Also tags request-level errors with
-//! their code, records whether execution started, which the transport needs to tell
-//! request errors (HTTP 400, no `data`) from field errors, and reports the cost budget in
-//! `extensions.cost`.
+//! Checks async-graphql does not make on its own, and the rate limits.
+//!
+//! Most run in the HTTP layer, before execution, on the parsed (usually cached) document:
+//! aliases and root fields per operation, unknown directives, introspection
+//! ([`RequestLimits::check`]); a deleted account's token and the mutation budget
+//! ([`admit`]). Only the cost budget needs what async-graphql computes during validation
+//! (the operation's complexity), so it is the one extension ([`CostBudget`]), installed
+//! only when rate limits are on: with any extension at all, async-graphql resolves every
+//! field through its hook path (a registry look-up and a boxed future per field), which
+//! measured ~20 % of a listing request's CPU.
 
-use std::{
-    collections::HashMap,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
-};
+use std::sync::{Arc, Mutex};
 
 use async_graphql::{
-    Pos, Positioned, Response, ServerError, ServerResult, ValidationResult, Variables,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
-    },
+    Pos, Positioned, Response, ServerError, ValidationResult,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextValidation},
     parser::types::{
         Directive, DocumentOperations, ExecutableDocument, FragmentDefinition, OperationType,
         Selection, SelectionSet,
@@ -38,15 +34,8 @@ use crate::{
 /// spreading each other exponentially) is refused instead of walked.
 const MAX_VISITED_SELECTIONS: usize = 20_000;
 
-/// Set once the operation passed parsing, validation and operation selection.
-#[derive(Clone, Default)]
-pub struct ExecutionMarker(Arc<AtomicBool>);
-
-impl ExecutionMarker {
-    pub fn started(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
-}
+/// Directives accepted on one field (`@include` and `@skip` are all there are).
+pub const MAX_DIRECTIVES_PER_FIELD: usize = 5;
 
 #[derive(Clone, Copy)]
 pub struct RequestLimits {
@@ -58,24 +47,6 @@ pub struct RequestLimits {
     /// When false, `__schema` and `__type` are refused with an error (async-graphql alone
     /// would answer them with a silent `null`).
     pub introspection: bool,
-}
-
-impl ExtensionFactory for RequestLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RequestLimitsExtension {
-            limits: *self,
-            operations: Mutex::default(),
-            complexity: Mutex::default(),
-        })
-    }
-}
-
-struct RequestLimitsExtension {
-    limits: RequestLimits,
-    /// Operations by name (`None`: the document's only operation), from parsing.
-    operations: Mutex<HashMap<Option<String>, Operation>>,
-    /// The validated operation's complexity.
-    complexity: Mutex<usize>,
 }
 
 fn with_code(mut err: ServerError, code: ErrorCode) -> ServerError {
@@ -95,55 +66,35 @@ fn too_complex(message: String) -> ServerError {
     with_code(ServerError::new(message, None), ErrorCode::QueryTooComplex)
 }
 
-#[async_trait::async_trait]
-impl Extension for RequestLimitsExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await.map_err(|e| {
-            // async-graphql's own recursion and directive limits run with the parser.
-            let limit = e.message.starts_with("The recursion depth of the query")
-                || e.message
-                    .starts_with("The number of directives on the field");
-            let code = if limit {
-                ErrorCode::QueryTooComplex
-            } else {
-                ErrorCode::GraphqlParseFailed
-            };
-            with_code(e, code)
-        })?;
-        let limits = self.limits;
-        if let Ok(mut operations) = self.operations.lock() {
-            *operations = match &document.operations {
-                DocumentOperations::Single(op) => HashMap::from([(None, Operation::of(&op.node))]),
-                DocumentOperations::Multiple(map) => map
-                    .iter()
-                    .map(|(name, op)| (Some(name.to_string()), Operation::of(&op.node)))
-                    .collect(),
-            };
-        }
+impl RequestLimits {
+    /// The checks on a parsed document; an `Err` is a request error with its code. The
+    /// verdict depends on the text alone, so a cached document passed it already.
+    pub fn check(&self, document: &ExecutableDocument) -> Result<(), ServerError> {
         let counts =
-            Counts::of(&document).ok_or_else(|| too_complex("the document is too large".into()))?;
-        if counts.aliases > limits.max_aliases {
+            Counts::of(document).ok_or_else(|| too_complex("the document is too large".into()))?;
+        if counts.aliases > self.max_aliases {
             return Err(too_complex(format!(
                 "the document uses {} aliases; at most {} are allowed",
-                counts.aliases, limits.max_aliases
+                counts.aliases, self.max_aliases
             )));
         }
-        if counts.root_fields > limits.max_root_fields {
+        if counts.root_fields > self.max_root_fields {
             return Err(too_complex(format!(
                 "an operation selects {} root fields; at most {} are allowed",
-                counts.root_fields, limits.max_root_fields
+                counts.root_fields, self.max_root_fields
             )));
         }
-        if counts.mutation_fields > limits.max_mutation_fields {
+        if counts.mutation_fields > self.max_mutation_fields {
             return Err(too_complex(format!(
                 "a mutation selects {} root fields; at most {} are allowed (send one mutation per request)",
-                counts.mutation_fields, limits.max_mutation_fields
+                counts.mutation_fields, self.max_mutation_fields
+            )));
+        }
+        // A limit before validity: a flood of unknown directives is refused as a flood.
+        if counts.most_directives > MAX_DIRECTIVES_PER_FIELD {
+            return Err(too_complex(format!(
+                "a field carries {} directives; at most {MAX_DIRECTIVES_PER_FIELD} are allowed",
+                counts.most_directives
             )));
         }
         if let Some(problem) = counts.invalid {
@@ -152,13 +103,113 @@ impl Extension for RequestLimitsExtension {
                 ErrorCode::GraphqlValidationFailed,
             ));
         }
-        if counts.introspection && !limits.introspection {
+        if counts.introspection && !self.introspection {
             let err = ServerError::new("introspection is disabled on this server", None);
             return Err(with_code(err, ErrorCode::GraphqlValidationFailed));
         }
-        Ok(document)
+        Ok(())
     }
+}
 
+/// A parse error, with its code.
+pub fn parse_failed(err: ServerError) -> ServerError {
+    with_code(err, ErrorCode::GraphqlParseFailed)
+}
+
+/// The code of a request error async-graphql reports itself: its recursion, directive,
+/// depth and complexity limits are limits; choosing the operation is the request's
+/// fault; everything else it refuses before execution is validation.
+pub fn request_error_code(err: ServerError) -> ServerError {
+    let limit = [
+        "The recursion depth of the query",
+        "The number of directives on the field",
+        "Query is too complex",
+        "Query is nested too deep",
+    ]
+    .iter()
+    .any(|prefix| err.message.starts_with(prefix));
+    let selection = err.message.starts_with("Unknown operation named")
+        || err.message.starts_with("Operation name required");
+    let code = if limit {
+        ErrorCode::QueryTooComplex
+    } else if selection {
+        ErrorCode::BadRequest
+    } else {
+        ErrorCode::GraphqlValidationFailed
+    };
+    with_code(err, code)
+}
+
+fn refused(e: AppError) -> ServerError {
+    super::error::to_graphql(e).into_server_error(Pos::default())
+}
+
+/// What may run before execution: a correctly signed token of an account deleted since
+/// cannot write, and a mutation spends the caller's mutation budget.
+pub async fn admit(
+    services: &Services,
+    info: &RequestInfo,
+    operation: Operation,
+) -> Result<(), ServerError> {
+    if operation.ty != OperationType::Mutation {
+        return Ok(());
+    }
+    let viewer = info.auth.clone().unwrap_or(Viewer::Anonymous);
+    if let Viewer::User(user) = &viewer
+        && !operation.credentials_only
+    {
+        // Writes on its behalf would reference a user that is gone.
+        crate::service::users::require_account(services, user.user_id)
+            .await
+            .map_err(refused)?;
+    }
+    let limiter = &services.limiter;
+    if !limiter.config.enabled {
+        return Ok(());
+    }
+    let (key, rule) = match &viewer {
+        Viewer::User(user) => (
+            format!("mutations:user:{}", user.user_id),
+            limiter.config.mutations_per_user,
+        ),
+        Viewer::ApiKey(k) => (
+            format!("mutations:key:{}", k.key_id),
+            limiter.config.mutations_per_user,
+        ),
+        Viewer::Anonymous => (
+            limits::key(
+                "mutations:ip",
+                &info.client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            ),
+            limiter.config.mutations_per_ip,
+        ),
+    };
+    limits::spend(&services.db, &key, rule, 1)
+        .await
+        .and_then(limits::Spend::into_result)
+        .map(drop)
+        .map_err(refused)
+}
+
+/// The cost budget, charged with the validated operation's complexity before it runs
+/// and reported in `extensions.cost`.
+pub struct CostBudget;
+
+impl ExtensionFactory for CostBudget {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(CostBudgetExtension {
+            complexity: Mutex::default(),
+        })
+    }
+}
+
+struct CostBudgetExtension {
+    /// The validated operation's complexity.
+    complexity: Mutex<usize>,
+}
+
+#[async_trait::async_trait]
+impl Extension for CostBudgetExtension {
     async fn validation(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -168,23 +219,7 @@ impl Extension for RequestLimitsExtension {
         if let (Ok(validated), Ok(mut complexity)) = (&result, self.complexity.lock()) {
             *complexity = validated.complexity;
         }
-        result.map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|e| {
-                    // async-graphql reports its own depth and complexity limits as
-                    // validation errors; these are limits, not schema mismatches.
-                    let limit = e.message.starts_with("Query is too complex")
-                        || e.message.starts_with("Query is nested too deep");
-                    let code = if limit {
-                        ErrorCode::QueryTooComplex
-                    } else {
-                        ErrorCode::GraphqlValidationFailed
-                    };
-                    with_code(e, code)
-                })
-                .collect()
-        })
+        result
     }
 
     async fn execute(
@@ -193,14 +228,11 @@ impl Extension for RequestLimitsExtension {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        let budget = match self.charge(ctx, operation_name).await {
+        let budget = match self.charge(ctx).await {
             Ok(budget) => budget,
             // Refused before anything ran: a request error, like the other limits.
             Err(refusal) => return Response::from_errors(vec![refusal]),
         };
-        if let Some(marker) = ctx.data_opt::<ExecutionMarker>() {
-            marker.0.store(true, Ordering::Release);
-        }
         let mut response = next.run(ctx, operation_name).await;
         if let Some(budget) = budget {
             response
@@ -211,63 +243,19 @@ impl Extension for RequestLimitsExtension {
     }
 }
 
-impl RequestLimitsExtension {
-    /// Charges the operation to the caller's budgets: the mutation caps, then the cost
-    /// budget. `Ok(None)` when limits are off.
-    async fn charge(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-    ) -> Result<Option<Budget>, ServerError> {
+impl CostBudgetExtension {
+    /// `Ok(None)` when limits are off.
+    async fn charge(&self, ctx: &ExtensionContext<'_>) -> Result<Option<Budget>, ServerError> {
         let (Some(services), Some(info)) =
             (ctx.data_opt::<Services>(), ctx.data_opt::<RequestInfo>())
         else {
             return Ok(None);
         };
         let limiter = &services.limiter;
-        let viewer = info.auth.clone().unwrap_or(Viewer::Anonymous);
-        let operation = self.operations.lock().ok().and_then(|ops| {
-            ops.get(&operation_name.map(str::to_owned))
-                .or_else(|| (ops.len() == 1).then(|| ops.values().next()).flatten())
-                .copied()
-        });
-        let refused = |e: AppError| super::error::to_graphql(e).into_server_error(Pos::default());
-        if let (Some(op), Viewer::User(user)) = (operation, &viewer)
-            && op.ty == OperationType::Mutation
-            && !op.credentials_only
-        {
-            // A correctly signed token of an account deleted since: writes on its
-            // behalf would reference a user that is gone.
-            crate::service::users::require_account(services, user.user_id)
-                .await
-                .map_err(refused)?;
-        }
         if !limiter.config.enabled {
             return Ok(None);
         }
-        if operation.map(|op| op.ty) == Some(OperationType::Mutation) {
-            let (key, rule) = match &viewer {
-                Viewer::User(user) => (
-                    format!("mutations:user:{}", user.user_id),
-                    limiter.config.mutations_per_user,
-                ),
-                Viewer::ApiKey(k) => (
-                    format!("mutations:key:{}", k.key_id),
-                    limiter.config.mutations_per_user,
-                ),
-                Viewer::Anonymous => (
-                    limits::key(
-                        "mutations:ip",
-                        &info.client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
-                    ),
-                    limiter.config.mutations_per_ip,
-                ),
-            };
-            limits::spend(&services.db, &key, rule, 1)
-                .await
-                .and_then(limits::Spend::into_result)
-                .map_err(refused)?;
-        }
+        let viewer = info.auth.clone().unwrap_or(Viewer::Anonymous);
         let complexity = self.complexity.lock().map_or(0, |c| *c);
         let points =
             u64::try_from(complexity.div_ceil(POINTS_PER_COMPLEXITY).max(1)).unwrap_or(u64::MAX);
@@ -282,7 +270,7 @@ impl RequestLimitsExtension {
 
 /// What the limits need to know of an operation.
 #[derive(Debug, Clone, Copy)]
-struct Operation {
+pub struct Operation {
     ty: OperationType,
     /// Selects only the fields that establish credentials (`signUp`, `logIn`,
     /// `refreshToken`, `logOut`), which ignore the access token sent along.
@@ -290,7 +278,7 @@ struct Operation {
 }
 
 impl Operation {
-    fn of(operation: &async_graphql::parser::types::OperationDefinition) -> Self {
+    pub fn of(operation: &async_graphql::parser::types::OperationDefinition) -> Self {
         let credentials_only = operation.selection_set.node.items.iter().all(|s| {
             matches!(&s.node, Selection::Field(f)
                 if matches!(f.node.name.node.as_str(), "signUp" | "logIn" | "refreshToken" | "logOut"))
@@ -333,6 +321,8 @@ struct Counts {
     mutation_fields: usize,
     /// `__schema` or `__type` is selected at the root.
     introspection: bool,
+    /// The most directives on one field.
+    most_directives: usize,
     /// What async-graphql's validation lets through but the spec refuses: directives it
     /// does not know where it does not look (on `__typename`, on variables), and
     /// arguments to `__typename`.
@@ -361,6 +351,7 @@ impl Counts {
             visited: 0,
             aliases: 0,
             introspection: false,
+            most_directives: 0,
             invalid: None,
         };
         for fragment in document.fragments.values() {
@@ -391,6 +382,7 @@ impl Counts {
             root_fields,
             mutation_fields,
             introspection: walker.introspection,
+            most_directives: walker.most_directives,
             invalid: walker.invalid,
         })
     }
@@ -401,6 +393,7 @@ struct Walker<'a> {
     visited: usize,
     aliases: usize,
     introspection: bool,
+    most_directives: usize,
     invalid: Option<String>,
 }
 
@@ -431,6 +424,7 @@ impl Walker<'_> {
                         self.aliases += 1;
                     }
                     let name = field.name.node.as_str();
+                    self.most_directives = self.most_directives.max(field.directives.len());
                     self.note(unknown_directive(&field.directives));
                     if name == "__typename" && !field.arguments.is_empty() {
                         self.note(Some("`__typename` takes no arguments".to_owned()));
@@ -485,6 +479,7 @@ mod tests {
                 root_fields: 2,
                 mutation_fields: 0,
                 introspection: false,
+                most_directives: 0,
                 invalid: None,
             }
         );

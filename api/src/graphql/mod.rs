@@ -26,8 +26,8 @@ mod vendors;
 
 pub use context::RequestInfo;
 pub use error::GqlResultExt;
-pub use limits::ExecutionMarker;
-pub use schema::{AppSchema, build_schema, sdl};
+pub use limits::{Operation, RequestLimits, admit, parse_failed, request_error_code};
+pub use schema::{AppSchema, build_schema, request_limits, sdl};
 
 use crate::service::Services;
 

@@ -10,7 +10,7 @@ use super::{
     categories::CategoryQuery,
     exchange_rates::{ExchangeRateMutation, ExchangeRateQuery},
     ledger::{LedgerMutation, LedgerQuery},
-    limits::RequestLimits,
+    limits::{CostBudget, MAX_DIRECTIVES_PER_FIELD, RequestLimits},
     programs::{ProgramMutation, ProgramQuery},
     relay::NodeQuery,
     search::SearchQuery,
@@ -43,9 +43,6 @@ pub struct Mutation(
     ExchangeRateMutation,
 );
 
-/// Directives accepted on one field (`@include` and `@skip` are all there are).
-const MAX_DIRECTIVES_PER_FIELD: usize = 5;
-
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
@@ -53,17 +50,16 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 }
 
 pub fn build_schema(services: Services, config: &GraphqlConfig) -> AppSchema {
+    let services_limited = services.limiter.config.enabled;
     let mut schema = builder()
         .data(services)
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
-        .limit_directives(MAX_DIRECTIVES_PER_FIELD)
-        .extension(RequestLimits {
-            max_aliases: config.max_aliases,
-            max_root_fields: config.max_root_fields,
-            max_mutation_fields: config.max_mutation_fields,
-            introspection: config.introspection,
-        });
+        .limit_directives(MAX_DIRECTIVES_PER_FIELD);
+    // The one extension, and only when it has work to do: see `limits`.
+    if services_limited {
+        schema = schema.extension(CostBudget);
+    }
     if !config.introspection {
         schema = schema.disable_introspection();
     }
@@ -82,4 +78,14 @@ pub fn sdl() -> String {
             .sorted_arguments()
             .sorted_enum_items(),
     )
+}
+
+/// The document checks of the HTTP layer, from the configuration.
+pub fn request_limits(config: &GraphqlConfig) -> RequestLimits {
+    RequestLimits {
+        max_aliases: config.max_aliases,
+        max_root_fields: config.max_root_fields,
+        max_mutation_fields: config.max_mutation_fields,
+        introspection: config.introspection,
+    }
 }

@@ -38,7 +38,7 @@ use super::request_id::RequestId;
 use crate::{
     auth::viewer,
     error::ErrorCode,
-    graphql::{self as gql, ExecutionMarker, RequestInfo},
+    graphql::{self as gql, RequestInfo},
     startup::AppState,
 };
 
@@ -222,8 +222,8 @@ pub async fn post(
             );
         }
     };
-    if let Err(refused) = precheck(&state, &mut request) {
-        return refused.respond(format);
+    if let Err(refused) = precheck(&state, &mut request, format) {
+        return *refused;
     }
     execute(&req, &state, request, format, false).await
 }
@@ -309,22 +309,49 @@ impl Refused {
     }
 }
 
-/// The pre-check, then the parse, whose document is kept for the next request with the
-/// same text; a document found there passed the pre-check already (its limits are fixed
-/// for the life of the process). A parse error is left for the execution to report.
-fn precheck(state: &AppState, request: &mut async_graphql::Request) -> Result<(), Refused> {
+/// The pre-check, the parse and the document checks; a document that passed them is kept
+/// for the next request with the same text (its limits are fixed for the life of the
+/// process), so a cached one skips all three.
+fn precheck(
+    state: &AppState,
+    request: &mut async_graphql::Request,
+    format: Format,
+) -> Result<(), Box<HttpResponse>> {
     if let Some(document) = state.documents.get(&request.query) {
         request.set_parsed_query(document);
         return Ok(());
     }
-    gql::precheck::check(&request.query, &state.document_limits).map_err(Refused)?;
-    if gql::documents::DocumentCache::admits(&request.query)
-        && let Ok(document) = request.parsed_query()
-    {
-        let document = document.clone();
-        state.documents.put(&request.query, document);
+    gql::precheck::check(&request.query, &state.document_limits)
+        .map_err(|refused| Box::new(Refused(refused).respond(format)))?;
+    let document = async_graphql::parser::parse_query(&request.query)
+        .map_err(|e| Box::new(request_errors(format, vec![gql::parse_failed(e.into())])))?;
+    state
+        .request_limits
+        .check(&document)
+        .map_err(|e| Box::new(request_errors(format, vec![e])))?;
+    if gql::documents::DocumentCache::admits(&request.query) {
+        state.documents.put(&request.query, document.clone());
     }
+    request.set_parsed_query(document);
     Ok(())
+}
+
+/// Errors that stopped the request before execution: no `data`, HTTP 400 under
+/// `application/graphql-response+json` (429 when a budget refused it).
+fn request_errors(format: Format, errors: Vec<ServerError>) -> HttpResponse {
+    let retry_after = retry_after(&errors);
+    let status = match (retry_after, format) {
+        (Some(_), _) => StatusCode::TOO_MANY_REQUESTS,
+        (None, Format::GraphqlResponseJson) => StatusCode::BAD_REQUEST,
+        (None, Format::Json) => StatusCode::OK,
+    };
+    let mut builder = HttpResponse::build(status);
+    builder.content_type(format.content_type());
+    if let Some(seconds) = retry_after {
+        builder.insert_header((header::RETRY_AFTER, seconds.to_string()));
+    }
+    builder.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    builder.body(json!({ "errors": errors }).to_string())
 }
 
 /// GET parameters as the GraphQL-over-HTTP spec names them. (async-graphql 7.2.1's
@@ -374,8 +401,8 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             );
         }
     };
-    if let Err(refused) = precheck(&state, &mut request) {
-        return refused.respond(format);
+    if let Err(refused) = precheck(&state, &mut request, format) {
+        return *refused;
     }
     if !matches!(
         operation_type(&mut request),
@@ -480,10 +507,13 @@ async fn execute(
         };
         return refuse(format, status, ErrorCode::BadUserInput, &message);
     }
-    let marker = ExecutionMarker::default();
+    if let Some(operation) = selected_operation(&mut request).map(gql::Operation::of)
+        && let Err(refusal) = gql::admit(&state.services, &info, operation).await
+    {
+        return request_errors(format, vec![refusal]);
+    }
     let idle = gql::idle::IdleSignal::new();
-    let request =
-        gql::with_request_data(request, &state.services, info, idle.clone()).data(marker.clone());
+    let request = gql::with_request_data(request, &state.services, info, idle.clone());
     let execution = gql::idle::UntilIdle::new(state.schema.execute(request), idle);
     // Dropping the execution at the deadline cancels it: an open transaction rolls back.
     let Ok(mut response) = tokio::time::timeout(state.operation_timeout, execution).await else {
@@ -502,30 +532,27 @@ async fn execute(
             &message,
         );
     };
-    let cache_control = response.cache_control.value();
-
-    let request_error = !marker.started();
-    let retry_after = retry_after(&response.errors);
-    let status = match (request_error, retry_after, format) {
-        // The budget refused the whole request: say so at the HTTP level too.
-        (true, Some(_), _) => StatusCode::TOO_MANY_REQUESTS,
-        (true, None, Format::GraphqlResponseJson) => StatusCode::BAD_REQUEST,
-        _ => StatusCode::OK,
-    };
-    let body = if request_error {
-        let errors: Vec<ServerError> = response
+    // Execution errors always carry the path of their field: errors without one, and no
+    // data, mean the request was refused before it ran (validation, operation selection,
+    // the cost budget).
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    if request_error {
+        let errors = response
             .errors
             .into_iter()
-            .map(|e| with_default_code(e, ErrorCode::BadRequest))
+            .map(gql::request_error_code)
             .collect();
-        serde_json::to_vec(&json!({ "errors": errors }))
-    } else {
-        response.errors = std::mem::take(&mut response.errors)
-            .into_iter()
-            .map(execution_error_code)
-            .collect();
-        serde_json::to_vec(&response)
-    };
+        return request_errors(format, errors);
+    }
+    let cache_control = response.cache_control.value();
+    let retry_after = retry_after(&response.errors);
+    response.errors = std::mem::take(&mut response.errors)
+        .into_iter()
+        .map(execution_error_code)
+        .collect();
+    let body = serde_json::to_vec(&response);
     let body = match body {
         Ok(body) => body,
         Err(e) => {
@@ -539,10 +566,10 @@ async fn execute(
         }
     };
     let cache_control = match cache_control {
-        Some(value) if cacheable && !request_error && authorization.is_none() => value,
+        Some(value) if cacheable && authorization.is_none() => value,
         _ => "no-store".to_owned(),
     };
-    let mut builder = HttpResponse::build(status);
+    let mut builder = HttpResponse::build(StatusCode::OK);
     builder.content_type(format.content_type());
     if let Some(seconds) = retry_after {
         builder.insert_header((header::RETRY_AFTER, seconds.to_string()));
