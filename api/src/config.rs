@@ -164,6 +164,19 @@ pub struct Settings {
     #[arg(long, env = "BODY_READ_TIMEOUT_SECS", default_value_t = 10)]
     pub body_read_timeout_secs: u64,
 
+    /// Anonymous query answers kept in memory for repeated requests (0 turns the response
+    /// cache off).
+    #[arg(long, env = "RESPONSE_CACHE_ENTRIES", default_value_t = 1024)]
+    pub response_cache_entries: usize,
+
+    /// Most bytes of answers the response cache holds.
+    #[arg(long, env = "RESPONSE_CACHE_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub response_cache_bytes: usize,
+
+    /// Seconds a cached answer is served at most, even when no change was announced.
+    #[arg(long, env = "RESPONSE_CACHE_TTL_SECS", default_value_t = 5)]
+    pub response_cache_ttl_secs: u64,
+
     /// Largest accepted query document in bytes (checked before parsing).
     #[arg(long, env = "GRAPHQL_MAX_DOCUMENT_BYTES", default_value_t = 32 * 1024)]
     pub max_document_bytes: usize,
@@ -427,6 +440,16 @@ pub struct HttpConfig {
     /// An operation running longer is cancelled (its transaction rolls back).
     pub operation_timeout: Duration,
     pub graphiql: bool,
+    pub response_cache: ResponseCacheConfig,
+}
+
+/// Anonymous query answers kept for repeated requests (`http::response_cache`).
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseCacheConfig {
+    /// 0: off.
+    pub entries: usize,
+    pub max_bytes: usize,
+    pub ttl: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -597,6 +620,11 @@ impl Settings {
                 body_read_timeout: Duration::from_secs(self.body_read_timeout_secs.max(1)),
                 operation_timeout: Duration::from_secs(self.operation_timeout_secs.max(1)),
                 graphiql: !production,
+                response_cache: ResponseCacheConfig {
+                    entries: self.response_cache_entries,
+                    max_bytes: self.response_cache_bytes,
+                    ttl: Duration::from_secs(self.response_cache_ttl_secs),
+                },
             },
             graphql: GraphqlConfig {
                 max_depth: self.max_depth,

@@ -2,6 +2,7 @@
 //! black-box tests all build the same [`startup::Application`].
 
 pub mod auth;
+pub mod changes;
 pub mod config;
 pub mod db;
 pub mod error;

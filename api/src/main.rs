@@ -92,6 +92,8 @@ async fn seed(
             );
         }
     }
+    // Servers running on this database answer from the new data now.
+    services.changes.announce(&services.db).await;
     Ok(())
 }
 
@@ -114,6 +116,8 @@ async fn reindex(config: api::config::Config) -> anyhow::Result<()> {
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    // Running servers answer searches from the new index now.
+    services.changes.announce(&services.db).await;
     println!(
         "{indexed} documents indexed in {:.1} s into a new {} index; {replayed} later changes applied",
         bar.elapsed().as_secs_f64(),

@@ -48,6 +48,8 @@ pub struct AppState {
     pub documents: crate::graphql::documents::DocumentCache,
     /// Checked on every parsed document before it is kept or run.
     pub request_limits: crate::graphql::RequestLimits,
+    /// Anonymous query answers kept for repeated requests; `None` when turned off.
+    pub response_cache: Option<http::response_cache::ResponseCache>,
     pub graphiql: bool,
 }
 
@@ -58,6 +60,8 @@ pub struct Application {
     worker: Option<Worker>,
     ledger_job: Option<tokio::task::JoinHandle<()>>,
     janitor: Option<tokio::task::JoinHandle<()>>,
+    /// Other replicas' change announcements (PostgreSQL).
+    listener: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Which search engine a process works with.
@@ -91,6 +95,7 @@ impl Application {
             document_limits: config.graphql.document,
             documents: Default::default(),
             request_limits: crate::graphql::request_limits(&config.graphql),
+            response_cache: http::response_cache::ResponseCache::new(config.http.response_cache),
             graphiql: config.http.graphiql,
         });
 
@@ -119,6 +124,7 @@ impl Application {
                 services.db.clone(),
                 Arc::clone(&services.search),
                 Arc::clone(&services.search_changed),
+                Arc::clone(&services.changes),
                 WorkerConfig {
                     batch: 500,
                     poll_interval: Duration::from_secs(1),
@@ -133,6 +139,7 @@ impl Application {
             .limits
             .enabled
             .then(|| tokio::spawn(limits_janitor(services.clone())));
+        let listener = services.changes.listen(&config.database.url);
         Ok(Self {
             address,
             server,
@@ -140,6 +147,7 @@ impl Application {
             worker,
             ledger_job,
             janitor,
+            listener,
         })
     }
 
@@ -162,7 +170,10 @@ impl Application {
         if let Some(worker) = self.worker {
             worker.stop().await;
         }
-        for job in [self.ledger_job, self.janitor].into_iter().flatten() {
+        for job in [self.ledger_job, self.janitor, self.listener]
+            .into_iter()
+            .flatten()
+        {
             job.abort();
         }
         served
@@ -225,6 +236,7 @@ pub async fn prepare(config: &Config, search: SearchSetup) -> anyhow::Result<Ser
         engine,
         &config.search,
         &config.limits,
+        config.database.schema.as_deref(),
     )
     .await
     .map_err(|e| anyhow::anyhow!("cannot start services: {e:?}"))?;

@@ -20,6 +20,7 @@ mod migrations;
 mod programs;
 mod readme_limits;
 mod relay;
+mod response_cache;
 mod schema;
 mod search;
 mod search_contract;

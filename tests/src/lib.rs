@@ -239,13 +239,16 @@ impl TestApp {
     /// Applies every waiting listing change to the search index (tests never wait for the
     /// worker). Returns the outbox rows applied.
     pub async fn drain_search(&self) -> usize {
-        api::search::outbox::drain(
+        let applied = api::search::outbox::drain(
             &self.services.db,
             self.services.search.as_ref(),
             std::time::Duration::from_secs(5),
         )
         .await
-        .expect("outbox drained")
+        .expect("outbox drained");
+        // As the worker does: searches now answer differently.
+        self.services.changes.announce(&self.services.db).await;
+        applied
     }
 
     /// Rows in a table, read straight from the database (to prove refusals changed nothing).

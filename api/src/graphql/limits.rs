@@ -259,12 +259,35 @@ impl CostBudgetExtension {
         let complexity = self.complexity.lock().map_or(0, |c| *c);
         let points =
             u64::try_from(complexity.div_ceil(POINTS_PER_COMPLEXITY).max(1)).unwrap_or(u64::MAX);
-        let bucket = limits::Limiter::budget_key(&viewer, info.client_ip);
-        limiter
-            .charge(&services.db, &bucket, points)
+        charge_cost(services, &viewer, info.client_ip, points)
             .await
             .map(Some)
-            .map_err(refused)
+    }
+}
+
+/// Charges `points` to the cost budget of the viewer (an anonymous one by address).
+pub async fn charge_cost(
+    services: &Services,
+    viewer: &Viewer,
+    client_ip: Option<std::net::IpAddr>,
+    points: u64,
+) -> Result<Budget, ServerError> {
+    let bucket = limits::Limiter::budget_key(viewer, client_ip);
+    services
+        .limiter
+        .charge(&services.db, &bucket, points)
+        .await
+        .map_err(refused)
+}
+
+/// The points a response's `extensions.cost` says it was charged.
+pub fn charged_points(response: &Response) -> Option<u64> {
+    match response.extensions.get("cost")? {
+        async_graphql::Value::Object(cost) => match cost.get("requestedQueryCost")? {
+            async_graphql::Value::Number(n) => n.as_u64(),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -278,6 +301,14 @@ pub struct Operation {
 }
 
 impl Operation {
+    pub fn is_query(self) -> bool {
+        self.ty == OperationType::Query
+    }
+
+    pub fn is_mutation(self) -> bool {
+        self.ty == OperationType::Mutation
+    }
+
     pub fn of(operation: &async_graphql::parser::types::OperationDefinition) -> Self {
         let credentials_only = operation.selection_set.node.items.iter().all(|s| {
             matches!(&s.node, Selection::Field(f)
@@ -295,7 +326,7 @@ impl Operation {
 const POINTS_PER_COMPLEXITY: usize = 10;
 
 /// Shopify-style `extensions.cost`: what the request cost and what is left.
-fn cost_extension(budget: &Budget) -> async_graphql::Value {
+pub fn cost_extension(budget: &Budget) -> async_graphql::Value {
     use async_graphql::{Name, Value, indexmap::IndexMap};
     let number = |n: u64| Value::Number(n.into());
     let throttle = IndexMap::from([

@@ -26,7 +26,10 @@ mod vendors;
 
 pub use context::RequestInfo;
 pub use error::GqlResultExt;
-pub use limits::{Operation, RequestLimits, admit, parse_failed, request_error_code};
+pub use limits::{
+    Operation, RequestLimits, admit, charge_cost, charged_points, cost_extension, parse_failed,
+    request_error_code,
+};
 pub use schema::{AppSchema, build_schema, request_limits, sdl};
 
 use crate::service::Services;

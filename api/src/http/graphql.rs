@@ -42,6 +42,8 @@ use crate::{
     startup::AppState,
 };
 
+use super::response_cache;
+
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +212,12 @@ pub async fn post(
         }
         Some(_) => {}
     }
+    let key = cache_key(&req, &state, &body);
+    if let Some(key) = key
+        && let Some(hit) = cached(&req, &state, key, format).await
+    {
+        return hit;
+    }
     let mut request = match serde_json::from_slice::<PostBody>(&body) {
         Ok(body) => body.into_request(),
         Err(e) => {
@@ -225,7 +233,7 @@ pub async fn post(
     if let Err(refused) = precheck(&state, &mut request, format) {
         return *refused;
     }
-    execute(&req, &state, request, format, false).await
+    execute(&req, &state, request, format, false, key).await
 }
 
 /// The client's address: the TCP peer, or with `TRUSTED_PROXY_HOPS = n` the n-th entry
@@ -389,6 +397,14 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     if let Some(shed) = shed_flood(&req, &state, format) {
         return shed;
     }
+    // GET keys live apart from POST bodies.
+    let get_key = [b"GET ".as_slice(), req.query_string().as_bytes()].concat();
+    let key = cache_key(&req, &state, &get_key);
+    if let Some(key) = key
+        && let Some(hit) = cached(&req, &state, key, format).await
+    {
+        return hit;
+    }
     let mut request = match parse_get(req.query_string()) {
         Ok(request) => request,
         Err(e) => {
@@ -415,8 +431,78 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             "only queries may be sent with GET; send mutations with POST",
         );
     }
-    execute(&req, &state, request, format, true).await
+    execute(&req, &state, request, format, true, key).await
 }
+
+/// The request's key in the response cache: its raw bytes, when the cache is on and the
+/// request carries no credentials and does not ask for a fresh answer.
+fn cache_key<'a>(req: &HttpRequest, state: &AppState, raw: &'a [u8]) -> Option<&'a [u8]> {
+    state.response_cache.as_ref()?;
+    let headers = req.headers();
+    let credentials =
+        headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-api-key");
+    let fresh = headers
+        .get_all(header::CACHE_CONTROL)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|d| matches!(d.trim(), "no-cache" | "no-store"));
+    (!credentials && !fresh).then_some(raw)
+}
+
+/// The kept answer for `key`, charged to the caller's cost budget like an execution.
+async fn cached(
+    req: &HttpRequest,
+    state: &AppState,
+    key: &[u8],
+    format: Format,
+) -> Option<HttpResponse> {
+    let cache = state.response_cache.as_ref()?;
+    let answer = cache.get(key, state.services.changes.generation())?;
+    let body = match answer.points {
+        Some(points) if state.services.limiter.config.enabled => {
+            let ip = client_ip(req, state.services.limiter.config.trusted_proxy_hops);
+            let viewer = crate::auth::Viewer::Anonymous;
+            match gql::charge_cost(&state.services, &viewer, ip, points).await {
+                Ok(budget) => {
+                    let extensions = json!({ "cost": gql::cost_extension(&budget) });
+                    web::Bytes::from(response_cache::with_extensions(
+                        &answer.body,
+                        extensions.to_string().as_bytes(),
+                    ))
+                }
+                Err(refusal) => return Some(request_errors(format, vec![refusal])),
+            }
+        }
+        _ => answer.body,
+    };
+    Some(answered(format, None, "no-store", body, Some("HIT")))
+}
+
+/// A response with data, as every execution and cache hit ends.
+fn answered(
+    format: Format,
+    retry_after: Option<u64>,
+    cache_control: &str,
+    body: web::Bytes,
+    cache_status: Option<&'static str>,
+) -> HttpResponse {
+    let mut builder = HttpResponse::build(StatusCode::OK);
+    builder.content_type(format.content_type());
+    if let Some(seconds) = retry_after {
+        builder.insert_header((header::RETRY_AFTER, seconds.to_string()));
+    }
+    if let Ok(value) = HeaderValue::from_str(cache_control) {
+        builder.insert_header((header::CACHE_CONTROL, value));
+    }
+    if let Some(status) = cache_status {
+        builder.insert_header((X_CACHE, HeaderValue::from_static(status)));
+    }
+    builder.body(body)
+}
+
+/// Whether the response cache answered (`HIT`) or the request ran (`MISS`); only on
+/// requests the cache may answer.
+const X_CACHE: &str = "x-cache";
 
 /// Any method other than GET and POST.
 pub async fn other_method(req: HttpRequest) -> HttpResponse {
@@ -481,6 +567,7 @@ async fn execute(
     request: async_graphql::Request,
     format: Format,
     cacheable: bool,
+    cache_key: Option<&[u8]>,
 ) -> HttpResponse {
     let authorization = req
         .headers()
@@ -507,16 +594,26 @@ async fn execute(
         };
         return refuse(format, status, ErrorCode::BadUserInput, &message);
     }
-    if let Some(operation) = selected_operation(&mut request).map(gql::Operation::of)
+    let operation = selected_operation(&mut request).map(gql::Operation::of);
+    if let Some(operation) = operation
         && let Err(refusal) = gql::admit(&state.services, &info, operation).await
     {
         return request_errors(format, vec![refusal]);
     }
+    let mutation = operation.is_some_and(|op| op.is_mutation());
+    // Read before executing: an answer computed while a change commits is stored as
+    // already stale.
+    let generation = state.services.changes.generation();
     let idle = gql::idle::IdleSignal::new();
     let request = gql::with_request_data(request, &state.services, info, idle.clone());
     let execution = gql::idle::UntilIdle::new(state.schema.execute(request), idle);
     // Dropping the execution at the deadline cancels it: an open transaction rolls back.
-    let Ok(mut response) = tokio::time::timeout(state.operation_timeout, execution).await else {
+    let executed = tokio::time::timeout(state.operation_timeout, execution).await;
+    if mutation {
+        // Whatever it committed (a timed-out mutation may have committed a part).
+        state.services.changes.announce(&state.services.db).await;
+    }
+    let Ok(mut response) = executed else {
         tracing::warn!(
             timeout_secs = state.operation_timeout.as_secs(),
             "operation cancelled at its deadline"
@@ -552,9 +649,20 @@ async fn execute(
         .into_iter()
         .map(execution_error_code)
         .collect();
-    let body = serde_json::to_vec(&response);
-    let body = match body {
-        Ok(body) => body,
+    let points = gql::charged_points(&response);
+    let extensions = std::mem::take(&mut response.extensions);
+    // The body without extensions is what the cache keeps; they are added per answer.
+    let body = serde_json::to_vec(&response).and_then(|base| {
+        let base = web::Bytes::from(base);
+        if extensions.is_empty() {
+            return Ok((base.clone(), base));
+        }
+        let extensions = serde_json::to_vec(&extensions)?;
+        let full = response_cache::with_extensions(&base, &extensions);
+        Ok((base, web::Bytes::from(full)))
+    });
+    let (base, body) = match body {
+        Ok(bodies) => bodies,
         Err(e) => {
             tracing::error!(error = %e, "could not serialize a GraphQL response");
             return refuse(
@@ -565,19 +673,25 @@ async fn execute(
             );
         }
     };
+    let cache_status = cache_key.map(|key| {
+        let query = operation.is_some_and(|op| op.is_query());
+        if let Some(cache) = &state.response_cache
+            && query
+            && response.errors.is_empty()
+        {
+            cache.put(
+                key,
+                generation,
+                response_cache::Answer { body: base, points },
+            );
+        }
+        "MISS"
+    });
     let cache_control = match cache_control {
         Some(value) if cacheable && authorization.is_none() => value,
         _ => "no-store".to_owned(),
     };
-    let mut builder = HttpResponse::build(StatusCode::OK);
-    builder.content_type(format.content_type());
-    if let Some(seconds) = retry_after {
-        builder.insert_header((header::RETRY_AFTER, seconds.to_string()));
-    }
-    if let Ok(value) = HeaderValue::from_str(&cache_control) {
-        builder.insert_header((header::CACHE_CONTROL, value));
-    }
-    builder.body(body)
+    answered(format, retry_after, &cache_control, body, cache_status)
 }
 
 /// The longest `retryAfterSeconds` of the response's `RATE_LIMITED` errors, for a

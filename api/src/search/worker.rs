@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 use tokio::{sync::Notify, task::JoinHandle};
 
 use super::{SearchIndex, outbox};
+use crate::changes::Changes;
 
 pub struct WorkerConfig {
     pub batch: u64,
@@ -26,6 +27,7 @@ impl Worker {
         db: DatabaseConnection,
         engine: Arc<dyn SearchIndex>,
         notify: Arc<Notify>,
+        changes: Arc<Changes>,
         config: WorkerConfig,
     ) -> Self {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
@@ -39,7 +41,13 @@ impl Worker {
                 )
                 .await
                 {
-                    Ok(drained) => drained.rows > 0 && !drained.failed,
+                    Ok(drained) => {
+                        if drained.rows > 0 {
+                            // Searches now answer differently.
+                            changes.announce(&db).await;
+                        }
+                        drained.rows > 0 && !drained.failed
+                    }
                     Err(e) => {
                         tracing::error!(error = ?e, "search outbox drain failed");
                         false

@@ -54,6 +54,8 @@ pub struct Services {
     pub search_write_timeout: Duration,
     /// Rate limits shared across replicas through the database.
     pub limiter: Arc<limits::Limiter>,
+    /// The generation of committed data, moved by every announced change.
+    pub changes: Arc<crate::changes::Changes>,
 }
 
 impl Services {
@@ -64,8 +66,10 @@ impl Services {
         search: Arc<dyn SearchIndex>,
         search_config: &SearchConfig,
         limits_config: &LimitsConfig,
+        schema: Option<&str>,
     ) -> Result<Self, AppError> {
         Ok(Self {
+            changes: Arc::new(crate::changes::Changes::new(&db, schema)),
             db,
             access_tokens: Arc::new(AccessTokens::new(auth)?),
             passwords: PasswordHasher::new(auth).await?,

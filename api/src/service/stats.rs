@@ -383,6 +383,9 @@ pub async fn refresh_stale(
         refresh(&txn, *program_id, now).await?;
         txn.commit().await?;
     }
+    if !stale.is_empty() {
+        services.changes.announce(&services.db).await;
+    }
     Ok(stale.len())
 }
 

@@ -87,6 +87,7 @@ async fn approve_due_once(services: &Services, now: DateTime<Utc>) -> Result<u64
     txn.commit().await?;
     if approved > 0 {
         tracing::info!(approved, "commissions approved after their holding period");
+        services.changes.announce(&services.db).await;
     }
     Ok(approved)
 }

@@ -1,0 +1,115 @@
+//! "Something was committed": a process-wide generation that moves whenever data a read
+//! may show has changed, so whatever keeps a derived copy of reads (the HTTP response
+//! cache) can tell a copy is stale by comparing two numbers instead of asking the
+//! database.
+//!
+//! The generation moves when a change is *announced*: by this process after it committed
+//! (a mutation, a background job, the search worker), and on PostgreSQL by every other
+//! replica through `NOTIFY` on a channel this process `LISTEN`s to on a connection of its
+//! own. Notifications are a wake-up, not a record: one lost while the listening
+//! connection was down is made up for by moving the generation when it reconnects, and
+//! copies also expire on their own time-to-live.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, Statement, sqlx::postgres::PgListener,
+};
+use tokio::task::JoinHandle;
+
+pub struct Changes {
+    generation: AtomicU64,
+    /// The PostgreSQL channel replicas announce on; `None` on SQLite (one process).
+    channel: Option<String>,
+}
+
+impl Changes {
+    /// For a process on `db`; `schema` (tests give each its own) scopes the channel, so
+    /// processes on different schemas of one database do not wake each other.
+    pub fn new(db: &DatabaseConnection, schema: Option<&str>) -> Self {
+        let channel = (db.get_database_backend() == DbBackend::Postgres).then(|| {
+            let mut channel = format!("marketplace_changes_{}", schema.unwrap_or("public"));
+            // PostgreSQL identifiers are at most 63 bytes (the name is ASCII).
+            channel.truncate(63);
+            channel
+        });
+        Self {
+            generation: AtomicU64::new(0),
+            channel,
+        }
+    }
+
+    /// The current generation: equal to an earlier reading only if nothing was announced
+    /// in between.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Call after a commit that may have changed what reads show: this process sees the
+    /// new generation before the call returns, other replicas shortly after.
+    pub async fn announce(&self, db: &DatabaseConnection) {
+        self.bump();
+        let Some(channel) = &self.channel else {
+            return;
+        };
+        let notify = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, '')",
+            [channel.clone().into()],
+        );
+        if let Err(e) = db.execute_raw(notify).await {
+            // The other replicas' copies expire on their time-to-live instead.
+            tracing::warn!(error = %e, "could not announce a change to the other replicas");
+        }
+    }
+
+    /// On PostgreSQL, a task that moves the generation whenever another replica announces
+    /// a change (and on every reconnection, for what it may have missed meanwhile).
+    pub fn listen(self: &Arc<Self>, url: &str) -> Option<JoinHandle<()>> {
+        let channel = self.channel.clone()?;
+        let changes = Arc::clone(self);
+        let url = url.to_owned();
+        Some(tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match listen_once(&changes, &url, &channel).await {
+                    Ok(()) => backoff = Duration::from_millis(100),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "change notifications interrupted; reconnecting");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
+                }
+                // Whatever was announced while not listening.
+                changes.bump();
+            }
+        }))
+    }
+}
+
+/// Listens until the connection breaks; every notification moves the generation.
+async fn listen_once(
+    changes: &Changes,
+    url: &str,
+    channel: &str,
+) -> Result<(), sea_orm::sqlx::Error> {
+    let mut listener = PgListener::connect(url).await?;
+    // Reconnections are ours to see (and to make up for), not hidden inside `recv`.
+    listener.eager_reconnect(false);
+    listener.listen(channel).await?;
+    changes.bump();
+    while listener.try_recv().await?.is_some() {
+        changes.bump();
+    }
+    Ok(())
+}
