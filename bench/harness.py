@@ -332,6 +332,10 @@ def request_lines(items):
 
 
 JSON = {"content-type": "application/json", "accept": "application/json"}
+# Asks our server for a fresh answer: the query executes instead of coming from the
+# response cache (the "uncached" rows; peer and L1 have no cache to bypass).
+NO_CACHE = {**JSON, "cache-control": "no-cache"}
+UNCACHED = " uncached"
 
 
 def auth(token):
@@ -428,6 +432,10 @@ def workloads(fx, quick, cursors):
         "W7": {"ours": [(JSON, body(OURS_W7))], "peer": [(JSON, body(PEER_W7))]},
         "W7 logged in": {"ours": [(auth(fx.partner_tokens[0]), body(OURS_W7)), (auth(fx.owner_token), body(OURS_W7))]},
     }
+    # The same anonymous reads executed every time (compared with the cached rows' peer
+    # and L1 figures of the same round).
+    for name in ("W1", "W2", "W3", "W7"):
+        w[name + UNCACHED] = {"ours": [(NO_CACHE, b) for _, b in w[name]["ours"]]}
 
     def applies(server, n):
         out = []
@@ -588,14 +596,14 @@ def run_scale(pg, args, bins, oha):
                 fig.update({"round": round_no, "workload": "W6 mix", "server": sname})
                 runs.append(fig)
                 log(f"round {round_no + 1}        W6 mix {sname:>4}: {fig['rps']:8.0f} req/s, errors {fig['errors']}")
-            for sname in ("peer", "ours", "l1"):
-                item = work["W1"][sname][0]
+            for w1, sname in (("W1", "peer"), ("W1", "ours"), ("W1", "l1"), ("W1" + UNCACHED, "ours")):
+                item = work[w1][sname][0]
                 fig = measure(pg, db, servers[sname], [item], args, connections=1)
-                fig.update({"round": round_no, "workload": "W1 one connection", "server": sname})
+                fig.update({"round": round_no, "workload": f"{w1} one connection", "server": sname})
                 runs.append(fig)
                 if oha:
                     lo = open_loop(servers[sname], item, args.rate, args.duration, oha)
-                    lo.update({"round": round_no, "workload": f"W1 open loop {args.rate}/s", "server": sname})
+                    lo.update({"round": round_no, "workload": f"{w1} open loop {args.rate}/s", "server": sname})
                     runs.append(lo)
         for s in servers.values():
             rss, peak = s.rss()
@@ -658,7 +666,9 @@ def markdown(scale, meta, summary, args):
     for w, per in summary.items():
         if w == "memory" or "open loop" in w:
             continue
-        o, p, l1 = per.get("ours", {}), per.get("peer", {}), per.get("l1", {})
+        # An uncached row is ours executing; peer and L1 are those of the cached row.
+        base = summary.get(w.replace(UNCACHED, ""), {})
+        o, p, l1 = per.get("ours", {}), per.get("peer") or base.get("peer", {}), per.get("l1") or base.get("l1", {})
         ratio = lambda a, b: f"{a['rps'][0] / b['rps'][0]:.2f}×" if a.get("rps") and b.get("rps") else "—"  # noqa: E731
         g = lambda d, k, n=2: fmt(d.get(k), n) if d.get(k) else "—"  # noqa: E731
         lines.append(f"| {w} | {g(o, 'rps', 0)} | {g(p, 'rps', 0)} | {g(l1, 'rps', 0)} | {ratio(o, p)} | {ratio(o, l1)} | "
@@ -670,7 +680,8 @@ def markdown(scale, meta, summary, args):
         lines += ["", "| open loop (oha, latency-corrected) | ours p50 / p99 ms | PostGraphile p50 / p99 ms | L1 p50 / p99 ms |", "|---|---|---|---|"]
         for w in loops:
             per = summary[w]
-            cell = lambda s: f"{per[s]['p50_ms'][0]:.2f} / {per[s]['p99_ms'][0]:.2f}" if s in per else "—"  # noqa: E731
+            base = summary.get(w.replace(UNCACHED, ""), {})
+            cell = lambda s: (lambda d: f"{d['p50_ms'][0]:.2f} / {d['p99_ms'][0]:.2f}" if d else "—")(per.get(s) or base.get(s))  # noqa: E731
             lines.append(f"| {w} | {cell('ours')} | {cell('peer')} | {cell('l1')} |")
     mem = summary.get("memory", {})
     if mem:
