@@ -482,6 +482,77 @@ async fn the_reapply_policy_holds_after_a_rejection_or_leaving() {
 }
 
 #[tokio::test]
+async fn a_listing_shows_the_newest_application_and_the_newest_partnership_of_the_viewer() {
+    let app = TestApp::spawn().await;
+    let market = app
+        .market_with("relation", json!({ "reapplyPolicy": "INSTANT" }))
+        .await;
+    let viewer_fields = || async {
+        let mine = market
+            .partner
+            .gql(
+                "query($slug: String!) { program(slug: $slug) { viewerApplication { id status } viewerEnrollment { id status } } }",
+                json!({ "slug": "program-relation" }),
+            )
+            .await;
+        mine.data("program").clone()
+    };
+    let first = app.applied(&market.partner, &market, json!({})).await;
+    let approved = market
+        .owner
+        .gql(
+            APPROVE,
+            json!({ "input": { "applicationId": first["id"] } }),
+        )
+        .await;
+    let enrollment = approved.data("approveApplication")["application"]["enrollment"]["id"].clone();
+    let joined = viewer_fields().await;
+    assert_eq!(joined["viewerApplication"]["id"], first["id"]);
+    assert_eq!(joined["viewerEnrollment"]["id"], enrollment);
+    assert_eq!(joined["viewerEnrollment"]["status"], "ACTIVE");
+    let left = market
+        .partner
+        .gql(
+            "mutation($input: LeaveProgramInput!) { leaveProgram(input: $input) { enrollment { status } userErrors { code } } }",
+            json!({ "input": { "enrollmentId": enrollment, "reason": "Trying again later" } }),
+        )
+        .await;
+    assert_eq!(left.data("leaveProgram")["enrollment"]["status"], "LEFT");
+    // Applying again: the new application is the newest, the partnership that ended
+    // stays the newest partnership.
+    let second = app.applied(&market.partner, &market, json!({})).await;
+    assert_ne!(second["id"], first["id"]);
+    let reapplied = viewer_fields().await;
+    assert_eq!(reapplied["viewerApplication"]["id"], second["id"]);
+    assert_eq!(reapplied["viewerApplication"]["status"], "PENDING");
+    assert_eq!(reapplied["viewerEnrollment"]["id"], enrollment);
+    assert_eq!(reapplied["viewerEnrollment"]["status"], "LEFT");
+    // Approved again: the new partnership is the newest.
+    let approved = market
+        .owner
+        .gql(
+            APPROVE,
+            json!({ "input": { "applicationId": second["id"] } }),
+        )
+        .await;
+    let rejoined = approved.data("approveApplication")["application"]["enrollment"]["id"].clone();
+    assert_ne!(rejoined, enrollment);
+    let now = viewer_fields().await;
+    assert_eq!(now["viewerEnrollment"]["id"], rejoined);
+    assert_eq!(now["viewerEnrollment"]["status"], "ACTIVE");
+    // Another partner sees none of it.
+    let other = market
+        .other_partner
+        .gql(
+            "query($slug: String!) { program(slug: $slug) { viewerApplication { id } viewerEnrollment { id } } }",
+            json!({ "slug": "program-relation" }),
+        )
+        .await;
+    assert_eq!(other.data("program")["viewerApplication"], Value::Null);
+    assert_eq!(other.data("program")["viewerEnrollment"], Value::Null);
+}
+
+#[tokio::test]
 async fn withdrawing_and_the_vendors_actions_on_a_partnership_follow_their_states() {
     let app = TestApp::spawn().await;
     let market = app.market("states").await;

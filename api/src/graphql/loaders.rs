@@ -13,8 +13,8 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{
-    application, application_event, application_question, enrollment, partner, program_stats,
-    program_tier, vendor_member::VendorRole,
+    application_event, application_question, enrollment, partner, program_tier,
+    vendor_member::VendorRole,
 };
 use tokio::sync::OnceCell;
 
@@ -25,7 +25,7 @@ use crate::{
     service::{
         Services, applications, partners,
         programs::{self, ProgramRecord, RuleWithTier},
-        stats, vendors,
+        vendors,
     },
 };
 
@@ -39,7 +39,8 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    async fn my_roles(&self) -> Result<Arc<HashMap<i64, VendorRole>>, AppError> {
+    /// The viewer's role by vendor, read once per request.
+    pub async fn my_roles(&self) -> Result<Arc<HashMap<i64, VendorRole>>, AppError> {
         self.my_roles
             .get_or_try_init(|| async {
                 Ok(Arc::new(
@@ -101,32 +102,16 @@ pub struct EnrollmentOf(pub i64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct EventsOfUnchecked(pub i64);
 
-/// The statistics of a program. Unchecked: for a program the viewer reads; fields that
-/// could identify a partner are withheld by the service (`stats::public_…`), and the
-/// earnings figures go through the scoped [`EarningsOf`] instead.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct StatsOfUnchecked(pub i64);
-
-/// A program's earnings figures with the k-anonymity rule applied for the viewer.
-/// Scoped: `stats::earnings_for`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct EarningsOf {
-    pub program_id: i64,
-    pub vendor_id: i64,
-}
-
 /// The viewer's role on a vendor's team (none when logged out or not on it). Scoped by
 /// construction: it reads only the viewer's own memberships.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ViewerRoleIn(pub i64);
 
-/// The viewer's latest application to a program.
+/// The viewer's latest application to a program and latest partnership with it (both
+/// `viewer…` fields of a listing share one statement). Scoped by construction: it reads
+/// only the viewer's own rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ViewerApplication(pub i64);
-
-/// The viewer's latest partnership with a program.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ViewerEnrollment(pub i64);
+pub struct ViewerRelationTo(pub i64);
 
 macro_rules! loader {
     ($key:ident, $value:ty, |$this:ident, $ids:ident| $load:expr) => {
@@ -175,9 +160,6 @@ loader!(
     Vec<application_event::Model>,
     |this, ids| { applications::application_events(&this.services, &ids).await }
 );
-loader!(StatsOfUnchecked, program_stats::Model, |this, ids| {
-    stats::of_programs(&this.services.db, &ids).await
-});
 loader!(ViewerRoleIn, VendorRole, |this, ids| {
     this.my_roles().await.map(|roles| {
         ids.iter()
@@ -185,32 +167,11 @@ loader!(ViewerRoleIn, VendorRole, |this, ids| {
             .collect::<HashMap<_, _>>()
     })
 });
-loader!(ViewerApplication, application::Model, |this, ids| {
-    applications::viewer_applications(&this.services, &this.viewer, &ids).await
-});
-loader!(ViewerEnrollment, enrollment::Model, |this, ids| {
-    applications::viewer_enrollments(&this.services, &this.viewer, &ids).await
-});
-
-impl Loader<EarningsOf> for Loaders {
-    type Value = stats::EarningsView;
-    type Error = Arc<AppError>;
-
-    async fn load(
-        &self,
-        keys: &[EarningsOf],
-    ) -> Result<HashMap<EarningsOf, Self::Value>, Self::Error> {
-        let programs: Vec<(i64, i64)> = keys.iter().map(|k| (k.program_id, k.vendor_id)).collect();
-        let my_vendors = async || Ok(self.my_roles().await?.keys().copied().collect());
-        let mut found = stats::earnings_for(&self.services, &self.viewer, &programs, my_vendors)
-            .await
-            .map_err(Arc::new)?;
-        Ok(keys
-            .iter()
-            .filter_map(|k| found.remove(&k.program_id).map(|v| (*k, v)))
-            .collect())
-    }
-}
+loader!(
+    ViewerRelationTo,
+    applications::ViewerRelation,
+    |this, ids| { applications::viewer_relations(&this.services, &this.viewer, &ids).await }
+);
 
 /// Every exchange rate (US dollar millionths per unit, by currency): one small table of
 /// public reference data, read at most once per request.

@@ -212,9 +212,10 @@ async fn demo_partnership(
     sales: &DemoSales<'_>,
 ) -> Result<(), AppError> {
     use entity::{application::JoinSource, commission_rule::CommissionEvent};
-    if applications::viewer_enrollments(services, &partner.viewer, &[program.id])
+    if applications::viewer_relations(services, &partner.viewer, &[program.id])
         .await?
-        .contains_key(&program.id)
+        .get(&program.id)
+        .is_some_and(|relation| relation.enrollment.is_some())
     {
         return Ok(());
     }

@@ -52,52 +52,29 @@ pub fn public_approval_rate_bps(stats: &program_stats::Model) -> Option<i64> {
         .then(|| i64::from(stats.approvals) * 10_000 / i64::from(stats.decisions))
 }
 
-/// A program's earnings figures as one viewer may see them.
-#[derive(Debug, Clone)]
-pub struct EarningsView {
-    pub stats: Option<program_stats::Model>,
-    /// The figures may be shown: the sample is large enough, or the viewer is on the
-    /// vendor's team (its users, its API keys) or a platform admin.
-    pub disclosed: bool,
-}
-
-/// The earnings figures of `programs` (`(program id, vendor id)`) for `viewer`, with the
-/// k-anonymity rule applied: below [`MIN_SAMPLE`] earning partners only the vendor's
-/// team and platform admins see numbers. Two queries whatever the number of programs
-/// (the statistics, and the viewer's memberships among the vendors that need one).
-pub async fn earnings_for(
-    services: &crate::service::Services,
+/// Whether `viewer` may see a program's earnings figures (k-anonymity): from
+/// [`MIN_SAMPLE`] earning partners on, everyone; below it, only the vendor's team (its
+/// users, its API keys) and platform admins, so no single partner's earnings can be read
+/// off a listing. `my_teams` (a logged-in user's role by vendor) is only asked when the
+/// answer depends on it.
+pub async fn disclosed(
     viewer: &crate::auth::Viewer,
-    programs: &[(i64, i64)],
-    my_vendors: impl AsyncFnOnce() -> Result<std::collections::HashSet<i64>, AppError>,
-) -> Result<HashMap<i64, EarningsView>, AppError> {
+    stats: Option<&program_stats::Model>,
+    vendor_id: i64,
+    my_teams: impl AsyncFnOnce() -> Result<
+        std::sync::Arc<HashMap<i64, entity::vendor_member::VendorRole>>,
+        AppError,
+    >,
+) -> Result<bool, AppError> {
     use crate::auth::Viewer;
-    let ids: Vec<i64> = programs.iter().map(|(p, _)| *p).collect();
-    let mut stats = of_programs(&services.db, &ids).await?;
-    let small = |stats: &HashMap<i64, program_stats::Model>, program_id: &i64| {
-        stats
-            .get(program_id)
-            .is_none_or(|s| s.earning_partners < MIN_SAMPLE)
-    };
-    let needs_team = programs.iter().any(|(p, _)| small(&stats, p));
-    let own_vendors: std::collections::HashSet<i64> = match viewer {
-        _ if !needs_team || viewer.is_admin() => Default::default(),
-        Viewer::User(_) => my_vendors().await?,
-        Viewer::ApiKey(key) => std::iter::once(key.vendor_id).collect(),
-        Viewer::Anonymous => Default::default(),
-    };
-    Ok(programs
-        .iter()
-        .map(|(program_id, vendor_id)| {
-            let disclosed =
-                !small(&stats, program_id) || viewer.is_admin() || own_vendors.contains(vendor_id);
-            let view = EarningsView {
-                stats: stats.remove(program_id),
-                disclosed,
-            };
-            (*program_id, view)
-        })
-        .collect())
+    if stats.is_some_and(|s| s.earning_partners >= MIN_SAMPLE) || viewer.is_admin() {
+        return Ok(true);
+    }
+    Ok(match viewer {
+        Viewer::User(_) => my_teams().await?.contains_key(&vendor_id),
+        Viewer::ApiKey(key) => key.vendor_id == vendor_id,
+        Viewer::Anonymous => false,
+    })
 }
 
 /// What of a program's figures its search document carries.

@@ -3,7 +3,6 @@
 
 use async_graphql::{Context, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::program_stats;
 use rust_decimal::Decimal;
 
 use crate::{
@@ -12,7 +11,7 @@ use crate::{
         GqlResultExt,
         context::ContextExt,
         error::loader_error,
-        loaders::{AppLoader, EarningsOf, ExchangeRates, StatsOfUnchecked},
+        loaders::{AppLoader, ExchangeRates},
         money::Money,
     },
     service::{
@@ -77,36 +76,24 @@ fn percent(part: i32, whole: i32) -> Option<Decimal> {
         .then(|| (Decimal::from(part) * Decimal::from(100) / Decimal::from(whole)).round_dp(1))
 }
 
-async fn stats_of(
-    ctx: &Context<'_>,
-    program_id: i64,
-) -> async_graphql::Result<Option<program_stats::Model>> {
-    ctx.data_unchecked::<AppLoader>()
-        .load_one(StatsOfUnchecked(program_id))
-        .await
-        .map_err(loader_error)
-}
-
 pub async fn earnings(
     ctx: &Context<'_>,
     record: &ProgramRecord,
 ) -> async_graphql::Result<ProgramEarnings> {
     // A bad token must not read figures as anonymous would: surface it.
-    ctx.actor()?;
-    let view = ctx
-        .data_unchecked::<AppLoader>()
-        .load_one(EarningsOf {
-            program_id: record.program.id,
-            vendor_id: record.program.vendor_id,
-        })
-        .await
-        .map_err(loader_error)?;
-    let (s, show) = view.map_or((None, false), |v| (v.stats, v.disclosed));
-    let sample = s.as_ref().map_or(0, |s| s.earning_partners);
+    let actor = ctx.actor()?;
+    let loader = ctx.data_unchecked::<AppLoader>();
+    let s = record.stats.as_ref();
+    let show = stats::disclosed(&actor.viewer, s, record.program.vendor_id, async || {
+        loader.loader().my_roles().await
+    })
+    .await
+    .gql()?;
+    let sample = s.map_or(0, |s| s.earning_partners);
     let insufficient = sample < MIN_SAMPLE;
     let currency = &record.program.currency;
     let money = |minor: i64| (show && sample > 0).then(|| Money::from_minor(minor, currency));
-    let usd = match s.as_ref().filter(|_| show && sample > 0) {
+    let usd = match s.filter(|_| show && sample > 0) {
         Some(s) => {
             let rates = ctx
                 .data_unchecked::<AppLoader>()
@@ -120,9 +107,9 @@ pub async fn earnings(
         None => None,
     };
     Ok(ProgramEarnings {
-        average_monthly_per_partner: s.as_ref().and_then(|s| money(s.average_monthly_minor)),
+        average_monthly_per_partner: s.and_then(|s| money(s.average_monthly_minor)),
         average_monthly_per_partner_usd: usd,
-        median_monthly_per_partner: s.as_ref().and_then(|s| money(s.median_monthly_minor)),
+        median_monthly_per_partner: s.and_then(|s| money(s.median_monthly_minor)),
         average_per_conversion: s
             .as_ref()
             .and_then(|s| money(s.average_per_conversion_minor)),
@@ -133,14 +120,11 @@ pub async fn earnings(
     })
 }
 
-pub async fn trust(
-    ctx: &Context<'_>,
-    record: &ProgramRecord,
-) -> async_graphql::Result<ProgramTrust> {
-    let s = stats_of(ctx, record.program.id).await?;
+pub fn trust(record: &ProgramRecord) -> ProgramTrust {
+    let s = record.stats.as_ref();
     let hours = |secs: i64| (Decimal::from(secs) / Decimal::from(3_600)).round_dp(1);
     let days = |secs: i64| (Decimal::from(secs) / Decimal::from(86_400)).round_dp(1);
-    Ok(match s {
+    match s {
         None => ProgramTrust {
             enrolled_partners: 0,
             activated_partners: 0,
@@ -155,14 +139,14 @@ pub async fn trust(
             enrolled_partners: s.enrolled_partners,
             activated_partners: s.activated_partners,
             activation_rate: percent(s.activated_partners, s.enrolled_partners),
-            approval_rate: stats::public_approval_rate_bps(&s)
+            approval_rate: stats::public_approval_rate_bps(s)
                 .and_then(|_| percent(s.approvals, s.decisions)),
             decisions: s.decisions,
             decision_window_days: i32::try_from(DECISIONS_WINDOW_DAYS).unwrap_or(180),
             median_decision_hours: s.median_decision_secs.map(hours),
             median_days_to_first_commission: s.median_first_commission_secs.map(days),
         },
-    })
+    }
 }
 
 pub async fn estimate(

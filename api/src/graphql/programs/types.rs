@@ -11,8 +11,7 @@ use crate::{
         categories::Category,
         error::loader_error,
         loaders::{
-            AppLoader, QuestionsOfUnchecked, RulesOfUnchecked, TiersOfUnchecked, ViewerApplication,
-            ViewerEnrollment,
+            AppLoader, QuestionsOfUnchecked, RulesOfUnchecked, TiersOfUnchecked, ViewerRelationTo,
         },
         money::Money,
         relay::{self, NodeType},
@@ -304,9 +303,10 @@ impl Program {
     ) -> async_graphql::Result<Option<Application>> {
         Ok(ctx
             .data_unchecked::<AppLoader>()
-            .load_one(ViewerApplication(self.0.program.id))
+            .load_one(ViewerRelationTo(self.0.program.id))
             .await
             .map_err(loader_error)?
+            .and_then(|relation| relation.application)
             .map(Application))
     }
 
@@ -318,9 +318,10 @@ impl Program {
     ) -> async_graphql::Result<Option<Enrollment>> {
         Ok(ctx
             .data_unchecked::<AppLoader>()
-            .load_one(ViewerEnrollment(self.0.program.id))
+            .load_one(ViewerRelationTo(self.0.program.id))
             .await
             .map_err(loader_error)?
+            .and_then(|relation| relation.enrollment)
             .map(Enrollment))
     }
 
@@ -334,11 +335,8 @@ impl Program {
     }
 
     /// Trust signals: partners, activation, approval rate and decision speed.
-    async fn trust(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<super::figures::ProgramTrust> {
-        super::figures::trust(ctx, &self.0).await
+    async fn trust(&self) -> super::figures::ProgramTrust {
+        super::figures::trust(&self.0)
     }
 
     /// An estimate (not a measurement) from the rules and the vendor-declared revenue per

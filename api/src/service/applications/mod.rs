@@ -27,10 +27,10 @@ pub use enrollments::{EnrollmentChange, change_enrollment, leave};
 pub use invitations::{NewInvitation, invite, revoke_invitation};
 pub use questions::{QuestionSpec, questions_by_ids, questions_of, set_questions};
 pub use read::{
-    ApplicationFilter, application_events, applications_by_ids, enrollment_of_applications,
-    enrollments_by_ids, invitations_by_ids, invitations_of, live_program_ids, my_applications,
-    my_enrollments, program_applications, program_enrollments, viewer_applications,
-    viewer_enrollments,
+    ApplicationFilter, ViewerRelation, application_events, applications_by_ids,
+    enrollment_of_applications, enrollments_by_ids, invitations_by_ids, invitations_of,
+    live_program_ids, my_applications, my_enrollments, program_applications, program_enrollments,
+    viewer_relations,
 };
 
 use super::Actor;

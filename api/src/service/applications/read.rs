@@ -12,7 +12,8 @@ use entity::{
     invitation, partner, program, vendor_member,
 };
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, EntityTrait, ExprTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    RelationDef,
     sea_query::{Expr, Query, SelectStatement},
 };
 
@@ -366,45 +367,54 @@ pub async fn invitations_of(
     .await
 }
 
-/// For each program, the viewer's own most recent application to it.
-pub async fn viewer_applications(
+/// The viewer's own relation with a program: their latest application and latest
+/// partnership (what a listing shows as "applied" or "joined").
+#[derive(Debug, Clone, Default)]
+pub struct ViewerRelation {
+    pub application: Option<application::Model>,
+    pub enrollment: Option<enrollment::Model>,
+}
+
+/// For each program, the viewer's latest application and latest partnership, in one
+/// statement: every partnership was made from an application of the same partner and
+/// program (`enrollment.application_id`), so the viewer's applications joined with the
+/// partnerships they led to hold both. The partner is found inside the statement too.
+pub async fn viewer_relations(
     services: &Services,
     viewer: &Viewer,
     program_ids: &[i64],
-) -> Result<HashMap<i64, application::Model>, AppError> {
-    // The partner is found inside the statement: one round trip, not two.
+) -> Result<HashMap<i64, ViewerRelation>, AppError> {
     let Some(user_id) = viewer.user_id() else {
         return Ok(HashMap::new());
     };
+    let led_to: RelationDef = application::Entity::belongs_to(enrollment::Entity)
+        .from(application::Column::Id)
+        .to(enrollment::Column::ApplicationId)
+        .into();
     let rows = application::Entity::find()
         .filter(application::Column::PartnerId.in_subquery(my_partner(user_id)))
         .filter(application::Column::ProgramId.is_in(program_ids.iter().copied()))
+        .select_also(enrollment::Entity)
+        .join(JoinType::LeftJoin, led_to)
         .order_by_asc(application::Column::CreatedAt)
         .order_by_asc(application::Column::Id)
         .all(&services.db)
         .await?;
-    // Later rows overwrite earlier ones: the newest wins.
-    Ok(rows.into_iter().map(|a| (a.program_id, a)).collect())
-}
-
-/// For each program, the viewer's own most recent partnership with it.
-pub async fn viewer_enrollments(
-    services: &Services,
-    viewer: &Viewer,
-    program_ids: &[i64],
-) -> Result<HashMap<i64, enrollment::Model>, AppError> {
-    // The partner is found inside the statement: one round trip, not two.
-    let Some(user_id) = viewer.user_id() else {
-        return Ok(HashMap::new());
-    };
-    let rows = enrollment::Entity::find()
-        .filter(enrollment::Column::PartnerId.in_subquery(my_partner(user_id)))
-        .filter(enrollment::Column::ProgramId.is_in(program_ids.iter().copied()))
-        .order_by_asc(enrollment::Column::JoinedAt)
-        .order_by_asc(enrollment::Column::Id)
-        .all(&services.db)
-        .await?;
-    Ok(rows.into_iter().map(|e| (e.program_id, e)).collect())
+    let mut relations: HashMap<i64, ViewerRelation> = HashMap::new();
+    for (application, enrollment) in rows {
+        let relation = relations.entry(application.program_id).or_default();
+        if let Some(e) = enrollment
+            && relation
+                .enrollment
+                .as_ref()
+                .is_none_or(|latest| (latest.joined_at, latest.id) < (e.joined_at, e.id))
+        {
+            relation.enrollment = Some(e);
+        }
+        // Oldest first: the newest application is the last one kept.
+        relation.application = Some(application);
+    }
+    Ok(relations)
 }
 
 /// The enrollment each application led to, if the viewer may see enrollments (an API

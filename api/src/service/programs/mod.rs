@@ -55,6 +55,9 @@ pub struct ProgramRecord {
     pub program: program::Model,
     pub vendor: vendor::Model,
     pub category: Option<category::Model>,
+    /// The program's statistics as stored (none until a change first moved them), read
+    /// with the row. What of them a viewer may see is `stats::earnings_view`'s call.
+    pub stats: Option<entity::program_stats::Model>,
 }
 
 /// Everything about a listing except its slug, vendor and terms.

@@ -1,13 +1,13 @@
-//! Decoding the hot joined selects (a listing page: program + vendor + category; the
-//! rules of a page with their tiers) without sea-orm's joined-model path, which formats
+//! Decoding the hot joined selects (a listing page: program + vendor + category +
+//! statistics; the rules of a page with their tiers) without sea-orm's joined-model path, which formats
 //! `"{prefix}{column}"` into a new string for every column of every row (~11 % of a
 //! listing request's CPU when measured). The leading entity is read by its own column
 //! names; the joined ones are appended to the select list and read by position.
 
-use entity::{category, commission_rule, program, program_tier, vendor};
+use entity::{category, commission_rule, program, program_stats, program_tier, vendor};
 use sea_orm::{
     ConnectionTrait, DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable, JoinType,
-    QueryResult, QuerySelect, RelationTrait, Select, TryGetable,
+    QueryResult, QuerySelect, RelationDef, RelationTrait, Select, TryGetable,
 };
 
 use super::ProgramRecord;
@@ -138,6 +138,50 @@ fn tier(tail: &mut Tail<'_>) -> Result<Option<program_tier::Model>, DbErr> {
     Ok(Some(model))
 }
 
+/// A LEFT-joined statistics row: `None` when the program has none yet.
+fn stats(tail: &mut Tail<'_>) -> Result<Option<program_stats::Model>, DbErr> {
+    use program_stats::Column as C;
+    let mut model = program_stats::Model {
+        program_id: 0,
+        enrolled_partners: 0,
+        activated_partners: 0,
+        earning_partners: 0,
+        average_monthly_minor: 0,
+        median_monthly_minor: 0,
+        conversions: 0,
+        average_per_conversion_minor: 0,
+        decisions: 0,
+        approvals: 0,
+        median_decision_secs: None,
+        median_first_commission_secs: None,
+        updated_at: Default::default(),
+    };
+    for column in C::iter() {
+        match column {
+            C::ProgramId => match tail.get::<Option<i64>>()? {
+                Some(id) => model.program_id = id,
+                None => {
+                    tail.skip(C::iter().count() - 1);
+                    return Ok(None);
+                }
+            },
+            C::EnrolledPartners => model.enrolled_partners = tail.get()?,
+            C::ActivatedPartners => model.activated_partners = tail.get()?,
+            C::EarningPartners => model.earning_partners = tail.get()?,
+            C::AverageMonthlyMinor => model.average_monthly_minor = tail.get()?,
+            C::MedianMonthlyMinor => model.median_monthly_minor = tail.get()?,
+            C::Conversions => model.conversions = tail.get()?,
+            C::AveragePerConversionMinor => model.average_per_conversion_minor = tail.get()?,
+            C::Decisions => model.decisions = tail.get()?,
+            C::Approvals => model.approvals = tail.get()?,
+            C::MedianDecisionSecs => model.median_decision_secs = tail.get()?,
+            C::MedianFirstCommissionSecs => model.median_first_commission_secs = tail.get()?,
+            C::UpdatedAt => model.updated_at = tail.get()?,
+        }
+    }
+    Ok(Some(model))
+}
+
 struct ProgramRow(ProgramRecord);
 
 impl FromQueryResult for ProgramRow {
@@ -146,23 +190,33 @@ impl FromQueryResult for ProgramRow {
         let mut tail = Tail::after::<program::Entity>(row);
         let vendor = vendor(&mut tail)?;
         let category = category(&mut tail)?;
+        let stats = stats(&mut tail)?;
         Ok(Self(ProgramRecord {
             program,
             vendor,
             category,
+            stats,
         }))
     }
 }
 
-/// The programs `select` finds, each with its vendor and category, in one statement.
+/// The programs `select` finds, each with its vendor, category and statistics, in one
+/// statement.
 pub async fn programs<C: ConnectionTrait>(
     select: Select<program::Entity>,
     db: &C,
 ) -> Result<Vec<ProgramRecord>, DbErr> {
+    // Statistics are one row per program at most (their primary key is the program's).
+    let stats_of_program: RelationDef = program::Entity::belongs_to(program_stats::Entity)
+        .from(program::Column::Id)
+        .to(program_stats::Column::ProgramId)
+        .into();
     let select = select
         .join(JoinType::InnerJoin, program::Relation::Vendor.def())
-        .join(JoinType::LeftJoin, program::Relation::Category.def());
+        .join(JoinType::LeftJoin, program::Relation::Category.def())
+        .join(JoinType::LeftJoin, stats_of_program);
     let select = append::<category::Entity, _>(append::<vendor::Entity, _>(select, "v_"), "c_");
+    let select = append::<program_stats::Entity, _>(select, "s_");
     Ok(select
         .into_model::<ProgramRow>()
         .all(db)
