@@ -309,10 +309,10 @@ def start_servers(pg, db, scale, bins, data_dir):
 
 def wait_ready(servers):
     ours, peer, l1 = servers["ours"], servers["peer"], servers["l1"]
-    # Ready: migrations ran, the search index holds every document, the outbox is empty.
+    # Ready: migrations ran, the search index holds every document (the indexer caught up).
     ours.wait_http("/readyz")
     deadline = time.time() + 1800
-    while metric(OURS_PORT, "marketplace_search_outbox_depth") > 0 and time.time() < deadline:
+    while metric(OURS_PORT, "marketplace_search_backlog_events") > 0 and time.time() < deadline:
         time.sleep(1)
     peer.wait_http("/graphql", ok=lambda s, b: s in (200, 400, 405))
     l1.wait_http("/graphql", ok=lambda s, b: s in (200, 404, 405))

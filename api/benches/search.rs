@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use api::{
     config::Settings,
-    search::{SearchFilter, SearchRequest, SearchSort, outbox},
+    search::{SearchFilter, SearchRequest, SearchSort},
     service::demo,
     startup::{self, Application, SearchSetup},
 };
@@ -152,13 +152,13 @@ async fn run(size: u64, rounds: usize) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let generated = started.elapsed();
-    let indexed_rows = outbox::drain(
-        &services.db,
-        services.search.as_ref(),
-        Duration::from_secs(300),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let indexer = api::service::indexer::SearchIndexer {
+        engine: std::sync::Arc::clone(&services.search),
+        write_timeout: Duration::from_secs(300),
+    };
+    let indexed_rows = api::service::events::consumer::drain(&services.db, &indexer)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     println!(
         "\n== {size} listings: generated in {:.1} s, {indexed_rows} documents indexed in {:.1} s",
         generated.as_secs_f64(),

@@ -25,6 +25,8 @@ use tokio::task::JoinHandle;
 
 pub struct Changes {
     generation: AtomicU64,
+    /// Wakes whoever waits for the next change (the event consumers).
+    wake: tokio::sync::watch::Sender<u64>,
     /// The PostgreSQL channel replicas announce on; `None` on SQLite (one process).
     channel: Option<String>,
 }
@@ -41,6 +43,7 @@ impl Changes {
         });
         Self {
             generation: AtomicU64::new(0),
+            wake: tokio::sync::watch::Sender::new(0),
             channel,
         }
     }
@@ -52,7 +55,14 @@ impl Changes {
     }
 
     fn bump(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        self.wake.send_replace(generation);
+    }
+
+    /// A receiver that sees every change announced after this call (and no earlier one):
+    /// `changed().await` returns at once if one came in since it last looked.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.wake.subscribe()
     }
 
     /// Call after a commit that may have changed what reads show: this process sees the
@@ -74,15 +84,38 @@ impl Changes {
     }
 
     /// On PostgreSQL, a task that moves the generation whenever another replica announces
-    /// a change (and on every reconnection, for what it may have missed meanwhile).
-    pub fn listen(self: &Arc<Self>, url: &str) -> Option<JoinHandle<()>> {
+    /// a change (and on every reconnection, for what it may have missed meanwhile). It is
+    /// listening when this returns (unless the first connection failed: it then keeps
+    /// trying), so the server starts with a generation nothing will move without cause.
+    pub async fn listen(self: &Arc<Self>, url: &str) -> Option<JoinHandle<()>> {
         let channel = self.channel.clone()?;
+        let first = match tokio::time::timeout(Duration::from_secs(5), connect(url, &channel)).await
+        {
+            Ok(Ok(listener)) => Some(listener),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot listen for other replicas' changes yet; retrying");
+                None
+            }
+            Err(_) => None,
+        };
         let changes = Arc::clone(self);
         let url = url.to_owned();
         Some(tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
+            let mut listener = first;
             loop {
-                match listen_once(&changes, &url, &channel).await {
+                let connected = match listener.take() {
+                    Some(listener) => Ok(listener),
+                    None => connect(&url, &channel).await.inspect(|_| {
+                        // Whatever was announced while not listening.
+                        changes.bump();
+                    }),
+                };
+                let outcome = match connected {
+                    Ok(listener) => listen_on(&changes, listener).await,
+                    Err(e) => Err(e),
+                };
+                match outcome {
                     Ok(()) => backoff = Duration::from_millis(100),
                     Err(e) => {
                         tracing::warn!(error = %e, "change notifications interrupted; reconnecting");
@@ -90,24 +123,24 @@ impl Changes {
                         backoff = (backoff * 2).min(Duration::from_secs(5));
                     }
                 }
-                // Whatever was announced while not listening.
-                changes.bump();
             }
         }))
     }
 }
 
-/// Listens until the connection breaks; every notification moves the generation.
-async fn listen_once(
-    changes: &Changes,
-    url: &str,
-    channel: &str,
-) -> Result<(), sea_orm::sqlx::Error> {
+async fn connect(url: &str, channel: &str) -> Result<PgListener, sea_orm::sqlx::Error> {
     let mut listener = PgListener::connect(url).await?;
     // Reconnections are ours to see (and to make up for), not hidden inside `recv`.
     listener.eager_reconnect(false);
     listener.listen(channel).await?;
-    changes.bump();
+    Ok(listener)
+}
+
+/// Listens until the connection breaks; every notification moves the generation.
+async fn listen_on(
+    changes: &Changes,
+    mut listener: PgListener,
+) -> Result<(), sea_orm::sqlx::Error> {
     while listener.try_recv().await?.is_some() {
         changes.bump();
     }

@@ -109,13 +109,13 @@ async fn reindex(config: api::config::Config) -> anyhow::Result<()> {
         api::service::search::reindex(&services, 500, |done, total| bar.update(done, total))
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let replayed = api::search::outbox::drain(
-        &services.db,
-        services.search.as_ref(),
-        config.search.write_timeout,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let indexer = api::service::indexer::SearchIndexer {
+        engine: std::sync::Arc::clone(&services.search),
+        write_timeout: config.search.write_timeout,
+    };
+    let replayed = api::service::events::consumer::drain(&services.db, &indexer)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     // Running servers answer searches from the new index now.
     services.changes.announce(&services.db).await;
     println!(

@@ -26,11 +26,13 @@ use crate::{
     db,
     graphql::{AppSchema, build_schema},
     http::{self, request_id},
-    search::{
-        self, SearchIndex, outbox,
-        worker::{Worker, WorkerConfig},
+    search::{self, SearchIndex},
+    service::{
+        Services, demo,
+        events::{self, consumer},
+        indexer::SearchIndexer,
+        reference,
     },
-    service::{Services, demo, reference},
 };
 
 /// Shared by every worker: the schema and the services behind it.
@@ -57,7 +59,9 @@ pub struct Application {
     address: SocketAddr,
     server: Server,
     services: Services,
-    worker: Option<Worker>,
+    /// The event log's consumers running in this process, and how to stop them.
+    consumers: Vec<tokio::task::JoinHandle<()>>,
+    stop_consumers: tokio::sync::watch::Sender<bool>,
     ledger_job: Option<tokio::task::JoinHandle<()>>,
     janitor: Option<tokio::task::JoinHandle<()>>,
     /// Other replicas' change announcements (PostgreSQL).
@@ -70,7 +74,7 @@ pub enum SearchSetup {
     Configured,
     /// This one (tests inject fault-injecting wrappers).
     Given(Arc<dyn SearchIndex>),
-    /// None: changes wait in the outbox (commands that only write).
+    /// None: changes wait in the event log (commands that only write).
     Detached,
 }
 
@@ -119,19 +123,21 @@ impl Application {
         .shutdown_timeout(config.http.shutdown_timeout.as_secs())
         .listen(listener)?
         .run();
-        let worker = config.search.worker.then(|| {
-            Worker::spawn(
+        let (stop_consumers, stopped) = tokio::sync::watch::channel(false);
+        let mut consumers = Vec::new();
+        if config.search.worker {
+            let indexer = SearchIndexer {
+                engine: Arc::clone(&services.search),
+                write_timeout: config.search.write_timeout,
+            };
+            consumers.push(consumer::spawn(
                 services.db.clone(),
-                Arc::clone(&services.search),
-                Arc::clone(&services.search_changed),
+                Arc::new(indexer),
                 Arc::clone(&services.changes),
-                WorkerConfig {
-                    batch: 500,
-                    poll_interval: Duration::from_secs(1),
-                    write_timeout: config.search.write_timeout,
-                },
-            )
-        });
+                Duration::from_secs(1),
+                stopped.clone(),
+            ));
+        }
         let ledger_job = config
             .ledger_job
             .then(|| tokio::spawn(ledger_job(services.clone())));
@@ -139,12 +145,13 @@ impl Application {
             .limits
             .enabled
             .then(|| tokio::spawn(limits_janitor(services.clone())));
-        let listener = services.changes.listen(&config.database.url);
+        let listener = services.changes.listen(&config.database.url).await;
         Ok(Self {
             address,
             server,
             services,
-            worker,
+            consumers,
+            stop_consumers,
             ledger_job,
             janitor,
             listener,
@@ -167,8 +174,10 @@ impl Application {
     /// Serves until SIGINT/SIGTERM (or `handle().stop`), then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
-        if let Some(worker) = self.worker {
-            worker.stop().await;
+        // Each finishes its current batch first.
+        let _ = self.stop_consumers.send(true);
+        for consumer in self.consumers {
+            let _ = consumer.await;
         }
         for job in [self.ledger_job, self.janitor, self.listener]
             .into_iter()
@@ -248,8 +257,14 @@ pub async fn prepare(config: &Config, search: SearchSetup) -> anyhow::Result<Ser
             .await
             .map_err(|e| anyhow::anyhow!("reference data: {e:?}"))?;
         if created {
-            // A new, empty index: fill it from the database through the outbox.
-            let queued = outbox::enqueue_all(&services.db).await?;
+            // A new, empty index: the indexer fills it from the database.
+            let listed = sea_orm::Condition::all().add(sea_orm::ColumnTrait::eq(
+                &entity::program::Column::Status,
+                entity::program::ProgramStatus::Published,
+            ));
+            let queued = events::request_reindex(&services.db, listed)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             tracing::info!(
                 queued,
                 engine = services.search.engine(),

@@ -13,6 +13,7 @@ mod m20261121_000005_api_keys;
 mod m20261121_000006_ledger;
 mod m20261121_000007_program_stats;
 mod m20261201_000008_hardening;
+mod m20261206_000009_events;
 
 /// Every migration of the project, oldest first.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000006_ledger::Migration),
             Box::new(m20261121_000007_program_stats::Migration),
             Box::new(m20261201_000008_hardening::Migration),
+            Box::new(m20261206_000009_events::Migration),
         ]
     }
 }

@@ -303,7 +303,7 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_family() {
         .await;
     assert_eq!(victim.error_code(), "UNAUTHENTICATED");
     assert_eq!(
-        app.count("audit_event").await,
+        app.count("event").await,
         2,
         "sign-up and the reuse detection"
     );
@@ -449,14 +449,14 @@ async fn sign_up_and_log_in_are_audited_with_the_request_id() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    use entity::audit_event;
+    use entity::event;
     use sea_orm::{EntityTrait, QueryOrder};
-    let events = audit_event::Entity::find()
-        .order_by_asc(audit_event::Column::Id)
+    let events = event::Entity::find()
+        .order_by_asc(event::Column::Id)
         .all(&app.services.db)
         .await
         .unwrap();
-    let actions: Vec<_> = events.iter().map(|e| e.action.as_str()).collect();
+    let actions: Vec<_> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(actions, ["user.signed_up", "user.logged_in"]);
     assert_eq!(events[1].request_id.as_deref(), Some("req-login-1"));
     let user_id = events[0].subject_id;

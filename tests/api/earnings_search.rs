@@ -1,5 +1,5 @@
 //! Measured earnings and approval rates in search: documents follow the ledger through the
-//! outbox, figures in other currencies compare in US dollars at the operators' rates, and
+//! event log, figures in other currencies compare in US dollars at the operators' rates, and
 //! only platform admins change those rates.
 
 use chrono::Utc;
@@ -85,7 +85,7 @@ async fn listings_are_found_by_measured_earnings_in_dollars_and_rates_move_them(
         Value::Null
     );
 
-    // The fifth earner publishes the figure; the document follows through the outbox.
+    // The fifth earner publishes the figure; the document follows through the event log.
     let recorded = vendor.gql(RECORD, sale(&codes[4], "s4".into())).await;
     assert_eq!(recorded.data("recordConversion")["userErrors"], json!([]));
     assert!(

@@ -10,6 +10,7 @@ mod authorization;
 mod concurrency;
 mod earnings_search;
 mod errors;
+mod events;
 mod hostile;
 mod http;
 mod isolation;

@@ -129,9 +129,8 @@ async fn a_large_generator_batch_stays_within_the_databases_parameter_limits() {
         .unwrap();
     assert_eq!(created, 1_200);
     assert_eq!(app.count("program").await, 1_200);
-    assert_eq!(
-        app.count("search_outbox").await,
-        1_200,
+    assert!(
+        app.search_backlog().await >= 1_200,
         "every imported program is announced to search"
     );
 }

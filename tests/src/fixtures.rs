@@ -217,7 +217,7 @@ impl TestApp {
 
     /// Every row of the listing tables, to prove a refused mutation changed nothing.
     pub async fn listing_snapshot(&self) -> Vec<String> {
-        use entity::{audit_event, commission_rule, program, program_tier, vendor, vendor_member};
+        use entity::{commission_rule, event, program, program_tier, vendor, vendor_member};
         use sea_orm::{EntityTrait, QueryOrder};
         let db = &self.services.db;
         let mut snapshot = Vec::new();
@@ -234,7 +234,7 @@ impl TestApp {
             program,
             program_tier,
             commission_rule,
-            audit_event
+            event
         );
         snapshot
     }

@@ -108,7 +108,7 @@ impl TestApp {
             "1",
             "--log-filter",
             "warn",
-            // The index lives in RAM; tests drain the outbox explicitly, never sleep.
+            // The index lives in RAM; tests drain the indexer explicitly, never sleep.
             "--search-in-memory",
             "true",
             "--search-worker",
@@ -237,18 +237,30 @@ impl TestApp {
     }
 
     /// Applies every waiting listing change to the search index (tests never wait for the
-    /// worker). Returns the outbox rows applied.
+    /// indexer). Returns the events processed.
     pub async fn drain_search(&self) -> usize {
-        let applied = api::search::outbox::drain(
-            &self.services.db,
-            self.services.search.as_ref(),
-            std::time::Duration::from_secs(5),
-        )
-        .await
-        .expect("outbox drained");
+        let applied = api::service::events::consumer::drain(&self.services.db, &self.indexer())
+            .await
+            .expect("search indexer drained");
         // As the worker does: searches now answer differently.
         self.services.changes.announce(&self.services.db).await;
         applied
+    }
+
+    /// The search indexer of this server's engine, to drain or inspect.
+    pub fn indexer(&self) -> api::service::indexer::SearchIndexer {
+        api::service::indexer::SearchIndexer {
+            engine: std::sync::Arc::clone(&self.services.search),
+            write_timeout: std::time::Duration::from_secs(5),
+        }
+    }
+
+    /// Events the search indexer has not processed yet.
+    pub async fn search_backlog(&self) -> u64 {
+        api::service::events::consumer::backlog(&self.services.db, api::service::indexer::NAME)
+            .await
+            .expect("backlog read")
+            .events
     }
 
     /// Rows in a table, read straight from the database (to prove refusals changed nothing).

@@ -10,6 +10,7 @@ mod connection;
 mod context;
 pub mod documents;
 mod error;
+mod events;
 mod exchange_rates;
 pub mod idle;
 mod input;

@@ -8,6 +8,7 @@ use super::{
     api_keys::ApiKeyMutation,
     applications::{ApplicationMutation, ApplicationQuery},
     categories::CategoryQuery,
+    events::EventQuery,
     exchange_rates::{ExchangeRateMutation, ExchangeRateQuery},
     ledger::{LedgerMutation, LedgerQuery},
     limits::{CostBudget, MAX_DIRECTIVES_PER_FIELD, RequestLimits},
@@ -30,6 +31,7 @@ pub struct Query(
     LedgerQuery,
     AnalyticsQuery,
     ExchangeRateQuery,
+    EventQuery,
 );
 
 #[derive(MergedObject, Default)]

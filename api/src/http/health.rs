@@ -5,27 +5,36 @@ use std::fmt::Write;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::{search::outbox, startup::AppState};
+use crate::{
+    service::{events::consumer, indexer},
+    startup::AppState,
+};
 
 /// The process is up and serving HTTP.
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// The process can serve traffic: its database answers. The search engine and the outbox
-/// are reported too, but a search outage does not make the API unready: everything else
-/// keeps working, and the outbox catches the index up when the engine returns.
+/// The process can serve traffic: its database answers. The search engine and the
+/// indexer's backlog are reported too, but a search outage does not make the API unready:
+/// everything else keeps working, and the indexer catches up when the engine returns.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let services = &state.services;
     let database = services.db.ping().await;
     let search =
         crate::search::with_timeout(services.search_timeout, services.search.health()).await;
-    let depth = outbox::depth(&services.db).await.unwrap_or_default();
+    let backlog = consumer::backlog(&services.db, indexer::NAME)
+        .await
+        .unwrap_or_default();
     let body = json!({
         "status": if database.is_ok() { "ready" } else { "unavailable" },
         "database": if database.is_ok() { "ok" } else { "unreachable" },
         "search": { "engine": services.search.engine(), "status": if search.is_ok() { "ok" } else { "unavailable" } },
-        "searchOutbox": { "rows": depth.rows, "oldestAgeSeconds": depth.oldest_age_seconds },
+        "searchBacklog": {
+            "events": backlog.events,
+            "oldestAgeSeconds": backlog.oldest_age_seconds,
+            "failedAttempts": backlog.attempts,
+        },
     });
     match database {
         Ok(()) => HttpResponse::Ok().json(body),
@@ -39,7 +48,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 /// Prometheus text exposition.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let services = &state.services;
-    let depth = outbox::depth(&services.db).await.unwrap_or_default();
+    let backlog = consumer::backlog(&services.db, indexer::NAME)
+        .await
+        .unwrap_or_default();
     let search_up = crate::search::with_timeout(services.search_timeout, services.search.health())
         .await
         .is_ok();
@@ -51,16 +62,22 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         );
     };
     metric(
-        "marketplace_search_outbox_rows",
+        "marketplace_search_backlog_events",
         "gauge",
-        "Listing changes waiting for the search engine.",
-        depth.rows.to_string(),
+        "Events the search indexer has not processed yet.",
+        backlog.events.to_string(),
     );
     metric(
-        "marketplace_search_outbox_oldest_age_seconds",
+        "marketplace_search_backlog_oldest_age_seconds",
         "gauge",
-        "Age of the oldest listing change waiting for the search engine.",
-        format!("{:.3}", depth.oldest_age_seconds),
+        "Age of the oldest event the search indexer has not processed yet.",
+        format!("{:.3}", backlog.oldest_age_seconds),
+    );
+    metric(
+        "marketplace_search_indexer_failed_attempts",
+        "gauge",
+        "Failed attempts at the search indexer's next batch (0 when it is healthy).",
+        backlog.attempts.to_string(),
     );
     metric(
         "marketplace_search_engine_up",

@@ -1,17 +1,15 @@
 //! Discovery: one [`SearchIndex`] abstraction with two engines that pass the same
 //! contract suite — Meilisearch (production) and an embedded tantivy engine (default).
 //! The database stays the source of truth: listing changes reach the engine through the
-//! transactional outbox ([`outbox`]) drained by a background worker ([`worker`]).
+//! event log, whose search indexer (`service::indexer`) rebuilds the documents they touch.
 
 pub mod document;
 pub mod embedded;
 pub mod faulty;
 pub mod highlight;
 pub mod meili;
-pub mod outbox;
 pub mod query;
 pub mod text;
-pub mod worker;
 
 use std::{fmt, time::Duration};
 
@@ -211,7 +209,7 @@ pub async fn open(
 }
 
 /// The engine of commands that write listings but do not search (seeding): changes wait
-/// in the outbox for the server's worker, and the live index stays the server's alone.
+/// in the event log for the server's indexer, and the live index stays the server's alone.
 pub struct Detached;
 
 #[async_trait::async_trait]

@@ -15,7 +15,7 @@ use sea_orm::{
 
 use super::{
     Actor, Services,
-    audit::{self, Event},
+    events::{self, DomainEvent},
     validate::{self, Problems},
     vendors,
 };
@@ -91,11 +91,17 @@ pub async fn create(
     }
     .insert(&txn)
     .await?;
-    audit::record(
+    events::emit(
         &txn,
         actor,
-        Event::new("api_key.created", "ApiKey", key.id)
-            .with(serde_json::json!({ "vendorId": vendor_id, "scopes": key.scopes })),
+        DomainEvent::ApiKeyCreated {
+            vendor_id,
+            key_id: key.id,
+            scopes: scopes
+                .iter()
+                .map(|s| entity::code_list::Code::code(*s).to_owned())
+                .collect(),
+        },
     )
     .await?;
     txn.commit().await?;
@@ -183,7 +189,15 @@ pub async fn revoke(
         .filter(api_key::Column::RevokedAt.is_null())
         .exec(&txn)
         .await?;
-    audit::record(&txn, actor, Event::new("api_key.revoked", "ApiKey", id)).await?;
+    events::emit(
+        &txn,
+        actor,
+        DomainEvent::ApiKeyRevoked {
+            vendor_id: key.vendor_id,
+            key_id: id,
+        },
+    )
+    .await?;
     txn.commit().await?;
     api_key::Entity::find_by_id(id)
         .one(&services.db)

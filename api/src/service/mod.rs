@@ -5,8 +5,9 @@ pub mod accounts;
 pub mod analytics;
 pub mod api_keys;
 pub mod applications;
-pub mod audit;
 pub mod demo;
+pub mod events;
+pub mod indexer;
 pub mod ledger;
 pub mod limits;
 pub mod pagination;
@@ -22,7 +23,6 @@ pub mod vendors;
 use std::{sync::Arc, time::Duration};
 
 use sea_orm::DatabaseConnection;
-use tokio::sync::Notify;
 
 use crate::{
     auth::{AccessTokens, PasswordHasher, Viewer},
@@ -48,8 +48,6 @@ pub struct Services {
     pub refresh_token_ttl: Duration,
     pub statements: StatementCounter,
     pub search: Arc<dyn SearchIndex>,
-    /// Wakes the search worker after a commit that wrote outbox rows.
-    pub search_changed: Arc<Notify>,
     pub search_timeout: Duration,
     pub search_write_timeout: Duration,
     /// Rate limits shared across replicas through the database.
@@ -76,16 +74,10 @@ impl Services {
             refresh_token_ttl: auth.refresh_token_ttl,
             statements,
             search,
-            search_changed: Arc::new(Notify::new()),
             search_timeout: search_config.search_timeout,
             search_write_timeout: search_config.write_timeout,
             limiter: Arc::new(limits::Limiter::new(limits_config.clone())),
         })
-    }
-
-    /// Tells the search worker that committed changes wait in the outbox.
-    pub fn announce_search_changes(&self) {
-        self.search_changed.notify_one();
     }
 }
 

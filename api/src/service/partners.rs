@@ -17,7 +17,7 @@ use sea_orm::{
 
 use super::{
     Actor, Services,
-    audit::{self, Event},
+    events::{self, DomainEvent},
     validate::{self, Problems},
 };
 use crate::{
@@ -243,10 +243,12 @@ pub async fn create(
             Some(_) => slug_taken(),
             None => e.into(),
         })?;
-    audit::record(
+    events::emit(
         &txn,
         actor,
-        Event::new("partner.created", "Partner", created.id),
+        DomainEvent::PartnerCreated {
+            partner_id: created.id,
+        },
     )
     .await?;
     txn.commit().await?;
@@ -337,10 +339,12 @@ pub async fn update(
             e.into()
         }
     })?;
-    audit::record(
+    events::emit(
         &txn,
         actor,
-        Event::new("partner.updated", "Partner", updated.id),
+        DomainEvent::PartnerUpdated {
+            partner_id: updated.id,
+        },
     )
     .await?;
     txn.commit().await?;

@@ -11,6 +11,8 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 
 use super::{
     Services,
+    events::consumer,
+    indexer,
     pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE},
     programs::{self, ProgramRecord},
 };
@@ -18,7 +20,7 @@ use crate::{
     auth::Viewer,
     error::AppError,
     search::{
-        self, Facets, Highlights, SearchFilter, SearchRequest, SearchSort, document, outbox,
+        self, Facets, Highlights, SearchFilter, SearchRequest, SearchSort, document,
         query::MAX_QUERY_CHARS,
     },
 };
@@ -149,14 +151,14 @@ pub async fn search(
 }
 
 /// Rebuilds the index from the database into a new one and swaps it in; searches see
-/// the old index whole until the swap. Changes made meanwhile are replayed through the
-/// outbox afterwards. Reports `(done, total)` as it goes; returns the documents indexed.
+/// the old index whole until the swap. Changes made meanwhile are replayed afterwards:
+/// the indexer's cursor goes back to where the log stood when the rebuild began. Reports `(done, total)` as it goes; returns the documents indexed.
 pub async fn reindex(
     services: &Services,
     batch: u64,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<u64, AppError> {
-    let started = crate::service::now();
+    let started = consumer::settled_head(&services.db).await?;
     let unavailable = |e: search::SearchError| AppError::SearchUnavailable(e.to_string());
     let listed = || {
         program::Entity::find()
@@ -192,15 +194,8 @@ pub async fn reindex(
         progress(done.min(total), total);
     }
     rebuild.finish().await.map_err(unavailable)?;
-    let replayed = outbox::enqueue_changed_since(&services.db, started).await?;
-    if replayed > 0 {
-        services.announce_search_changes();
-    }
-    tracing::info!(
-        documents = done,
-        replayed,
-        "search index rebuilt and swapped in"
-    );
+    consumer::rewind(&services.db, indexer::NAME, started).await?;
+    tracing::info!(documents = done, "search index rebuilt and swapped in");
     Ok(done)
 }
 

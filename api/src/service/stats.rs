@@ -195,10 +195,26 @@ pub async fn refresh(
         )
         .exec(conn)
         .await?;
-    // Listings are searched and sorted by the public figures: when those move, the
-    // program's document is rebuilt through the outbox, in this same transaction.
-    if searchable(before.as_ref()) != searchable(Some(&after)) {
-        crate::search::outbox::enqueue(conn, &[program_id]).await?;
+    // The figures a listing shows (and search sorts and filters by) moved: an event in
+    // this same transaction rebuilds the program's document and tells its followers.
+    let shown = |s: Option<&program_stats::Model>| {
+        (
+            searchable(s),
+            s.map(|s| (s.enrolled_partners, s.activated_partners)),
+        )
+    };
+    if shown(before.as_ref()) != shown(Some(&after))
+        && let Some(program) = entity::program::Entity::find_by_id(program_id)
+            .one(conn)
+            .await?
+    {
+        use crate::service::events::{self, DomainEvent, ProgramFacts};
+        events::emit(
+            conn,
+            &crate::service::Actor::system(),
+            DomainEvent::ProgramFiguresChanged(ProgramFacts::of(&program)),
+        )
+        .await?;
     }
     Ok(after)
 }

@@ -8,7 +8,7 @@ use entity::{
     vendor_member::{self, VendorRole},
 };
 use sea_orm::{
-    ActiveModelTrait,
+    ActiveEnum, ActiveModelTrait,
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, NotSet, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -17,14 +17,13 @@ use sea_orm::{
 
 use super::{
     Actor, Services,
-    audit::{self, Event},
+    events::{self, DomainEvent},
     validate::{self, Problems},
 };
 use crate::{
     auth::Viewer,
     db,
     error::{AppError, FieldError, FieldErrorCode},
-    search::outbox,
 };
 
 /// A team membership with the user and vendor it links.
@@ -150,10 +149,12 @@ pub async fn create(
     }
     .insert(&txn)
     .await?;
-    audit::record(
+    events::emit(
         &txn,
         actor,
-        Event::new("vendor.created", "Vendor", created.id),
+        DomainEvent::VendorCreated {
+            vendor_id: created.id,
+        },
     )
     .await?;
     txn.commit().await?;
@@ -208,11 +209,9 @@ pub async fn update(
     if updated.rows_affected != 1 {
         return Err(stale_version());
     }
-    audit::record(&txn, actor, Event::new("vendor.updated", "Vendor", id)).await?;
-    // The vendor's name is in its programs' search documents.
-    outbox::enqueue_vendor(&txn, id).await?;
+    // Its programs' search documents carry its name: the indexer follows the event.
+    events::emit(&txn, actor, DomainEvent::VendorUpdated { vendor_id: id }).await?;
     txn.commit().await?;
-    services.announce_search_changes();
     find(services, id).await?.ok_or(AppError::NotFound)
 }
 
@@ -480,11 +479,14 @@ pub async fn add_member(
             e.into()
         }
     })?;
-    let data = serde_json::json!({ "userId": user.id, "role": format!("{role:?}") });
-    audit::record(
+    events::emit(
         &txn,
         actor,
-        Event::new("vendor.member_added", "Vendor", vendor_id).with(data),
+        DomainEvent::VendorMemberAdded {
+            vendor_id,
+            user_id: user.id,
+            role: role.to_value(),
+        },
     )
     .await?;
     txn.commit().await?;
@@ -540,14 +542,19 @@ pub async fn change_member_role(
     {
         return Err(last_owner());
     }
+    let before = current.role;
     let mut active: vendor_member::ActiveModel = current.into();
     active.role = Set(role);
     let updated = active.update(&txn).await?;
-    let data = serde_json::json!({ "memberId": member_id, "role": format!("{role:?}") });
-    audit::record(
+    events::emit(
         &txn,
         actor,
-        Event::new("vendor.member_role_changed", "Vendor", updated.vendor_id).with(data),
+        DomainEvent::VendorMemberRoleChanged {
+            vendor_id: updated.vendor_id,
+            user_id: updated.user_id,
+            before: before.to_value(),
+            after: updated.role.to_value(),
+        },
     )
     .await?;
     txn.commit().await?;
@@ -579,11 +586,14 @@ pub async fn remove_member(
     vendor_member::Entity::delete_by_id(member_id)
         .exec(&txn)
         .await?;
-    let data = serde_json::json!({ "memberId": member_id, "userId": current.user_id });
-    audit::record(
+    events::emit(
         &txn,
         actor,
-        Event::new("vendor.member_removed", "Vendor", current.vendor_id).with(data),
+        DomainEvent::VendorMemberRemoved {
+            vendor_id: current.vendor_id,
+            user_id: current.user_id,
+            role: current.role.to_value(),
+        },
     )
     .await?;
     txn.commit().await?;

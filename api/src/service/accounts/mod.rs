@@ -11,7 +11,7 @@ pub use sessions::{log_out, refresh};
 
 use super::{
     Actor, Services,
-    audit::{self, Event},
+    events::{self, DomainEvent},
     limits,
 };
 use crate::{
@@ -140,12 +140,7 @@ async fn register(
         true => Some(sessions::start(&txn, services, user.id, now).await?),
         false => None,
     };
-    audit::record(
-        &txn,
-        actor,
-        Event::new("user.signed_up", "User", user.id).by(user.id),
-    )
-    .await?;
+    events::emit(&txn, actor, DomainEvent::UserSignedUp { user_id: user.id }).await?;
     txn.commit().await?;
     tracing::info!(user_id = user.id, "user signed up");
     Ok((user, refresh, now))
@@ -290,12 +285,7 @@ pub async fn log_in(services: &Services, actor: &Actor, input: LogIn) -> Result<
     let now = crate::service::now();
     let txn = db::begin_write(&services.db).await?;
     let refresh = sessions::start(&txn, services, user.id, now).await?;
-    audit::record(
-        &txn,
-        actor,
-        Event::new("user.logged_in", "User", user.id).by(user.id),
-    )
-    .await?;
+    events::emit(&txn, actor, DomainEvent::UserLoggedIn { user_id: user.id }).await?;
     txn.commit().await?;
     sessions::finish(services, user, refresh, now)
 }

@@ -16,7 +16,7 @@ use crate::{
     error::{AppError, AuthFailure},
     service::{
         Actor, Services,
-        audit::{self, Event},
+        events::{self, DomainEvent},
     },
 };
 
@@ -169,10 +169,12 @@ async fn reuse_detected(
     let revoked = async {
         let txn = db::begin_write(&services.db).await?;
         revoke_family(&txn, &token.family_id, "reuse_detected", now).await?;
-        audit::record(
+        events::emit(
             &txn,
             actor,
-            Event::new("session.reuse_detected", "User", token.user_id).by(token.user_id),
+            DomainEvent::SessionReuseDetected {
+                user_id: token.user_id,
+            },
         )
         .await?;
         txn.commit().await.map_err(AppError::from)
@@ -212,15 +214,13 @@ pub async fn log_out(
     } else {
         revoke_family(&txn, &current.family_id, "logout", now).await?;
     }
-    let action = if all_sessions {
-        "user.logged_out_everywhere"
-    } else {
-        "user.logged_out"
-    };
-    audit::record(
+    events::emit(
         &txn,
         actor,
-        Event::new(action, "User", current.user_id).by(current.user_id),
+        DomainEvent::UserLoggedOut {
+            user_id: current.user_id,
+            all_sessions,
+        },
     )
     .await?;
     txn.commit().await?;

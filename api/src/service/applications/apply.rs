@@ -15,16 +15,17 @@ use entity::{
     user,
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, NotSet, QueryFilter, QueryOrder,
+    ActiveEnum, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, NotSet, QueryFilter,
+    QueryOrder,
 };
 
-use super::{MAX_PITCH, enrollments, event, join_source_name, questions_of};
+use super::{MAX_PITCH, enrollments, event, questions_of};
 use crate::{
     db,
     error::{AppError, FieldError, FieldErrorCode},
     service::{
         Actor, Services,
-        audit::{self, Event},
+        events::{self, ApplicationFacts, DomainEvent},
         partners, programs,
         validate::{self, Problems},
         vendors,
@@ -520,7 +521,6 @@ async fn apply_once(
             return Err(already_applied());
         }
     };
-    let source = join_source_name(join_source);
     event(
         &txn,
         actor,
@@ -530,13 +530,15 @@ async fn apply_once(
         now,
     )
     .await?;
-    audit::record(
-        &txn,
-        actor,
-        Event::new("application.submitted", "Application", created.id)
-            .with(serde_json::json!({ "programId": program.id, "joinSource": source })),
-    )
-    .await?;
+    // As it stands now (decided, when a rule decided it), and as it was submitted.
+    let facts = events::application_facts(&created, program.vendor_id);
+    let submitted = ApplicationFacts {
+        status: ApplicationStatus::Pending.to_value(),
+        rejection_reason: None,
+        rejection_note: None,
+        ..facts.clone()
+    };
+    events::emit(&txn, actor, DomainEvent::ApplicationSubmitted(submitted)).await?;
     let system = Actor::new(crate::auth::Viewer::Anonymous, actor.request_id.clone());
     // A pending application moves none of the program's figures (they count decisions
     // and partnerships): only a first decision made here refreshes them.
@@ -554,10 +556,10 @@ async fn apply_once(
                 now,
             )
             .await?;
-            audit::record(
+            events::emit(
                 &txn,
                 &system,
-                Event::new("application.approved", "Application", created.id).with(data),
+                DomainEvent::ApplicationApproved(facts.clone().decided_by(by)),
             )
             .await?;
             enrollments::enroll(&txn, &system, &created, &program, None, now).await?;
@@ -588,10 +590,10 @@ async fn apply_once(
                 now,
             )
             .await?;
-            audit::record(
+            events::emit(
                 &txn,
                 &system,
-                Event::new("application.rejected", "Application", created.id).with(data),
+                DomainEvent::ApplicationRejected(facts.clone().decided_by("eligibility rules")),
             )
             .await?;
         }

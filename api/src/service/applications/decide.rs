@@ -18,7 +18,7 @@ use crate::{
     error::{AppError, FieldError, FieldErrorCode},
     service::{
         Actor, Services,
-        audit::{self, Event},
+        events::{self, DomainEvent},
         partners,
         validate::{self},
         vendors,
@@ -224,11 +224,12 @@ async fn decide_once(
                 now,
             )
             .await?;
-            audit::record(
+            events::emit(
                 &txn,
                 actor,
-                Event::new("application.approved", "Application", current.id)
-                    .with(serde_json::json!({ "tierId": tier_id })),
+                DomainEvent::ApplicationApproved(
+                    events::application_facts(&updated, program.vendor_id).decided_by("team"),
+                ),
             )
             .await?;
             enrollments::enroll(&txn, actor, &updated, program, *tier_id, now).await?;
@@ -244,10 +245,12 @@ async fn decide_once(
                 now,
             )
             .await?;
-            audit::record(
+            events::emit(
                 &txn,
                 actor,
-                Event::new("application.rejected", "Application", current.id).with(data),
+                DomainEvent::ApplicationRejected(
+                    events::application_facts(&updated, program.vendor_id).decided_by("team"),
+                ),
             )
             .await?;
         }
@@ -365,10 +368,14 @@ pub async fn withdraw(
         now,
     )
     .await?;
-    audit::record(
+    let vendor_id = program::Entity::find_by_id(updated.program_id)
+        .one(&txn)
+        .await?
+        .map_or(0, |p| p.vendor_id);
+    events::emit(
         &txn,
         actor,
-        Event::new("application.withdrawn", "Application", id),
+        DomainEvent::ApplicationWithdrawn(events::application_facts(&updated, vendor_id)),
     )
     .await?;
     txn.commit().await?;

@@ -21,7 +21,7 @@ use crate::{
     error::{AppError, FieldError, FieldErrorCode},
     service::{
         Actor, Services,
-        audit::{self, Event},
+        events::{self, DomainEvent, EnrollmentFacts},
         partners,
         validate::{self},
         vendors,
@@ -106,6 +106,12 @@ pub async fn enroll(
         now,
     )
     .await?;
+    events::emit(
+        txn,
+        actor,
+        DomainEvent::EnrollmentCreated(events::enrollment_facts(&created, program.vendor_id)),
+    )
+    .await?;
     Ok(created)
 }
 
@@ -147,11 +153,11 @@ impl EnrollmentChange {
         }
     }
 
-    fn action(self) -> &'static str {
+    fn domain_event(self) -> fn(EnrollmentFacts) -> DomainEvent {
         match self {
-            Self::Suspend => "enrollment.suspended",
-            Self::Reinstate => "enrollment.reinstated",
-            Self::Terminate => "enrollment.terminated",
+            Self::Suspend => DomainEvent::EnrollmentSuspended,
+            Self::Reinstate => DomainEvent::EnrollmentReinstated,
+            Self::Terminate => DomainEvent::EnrollmentTerminated,
         }
     }
 }
@@ -187,9 +193,9 @@ async fn transition(
     to: EnrollmentStatus,
     reason: Option<String>,
     kind: ApplicationEventKind,
-    action: &'static str,
+    happened: fn(EnrollmentFacts) -> DomainEvent,
 ) -> Result<enrollment::Model, AppError> {
-    db::retrying(|| transition_once(services, actor, current, to, reason.clone(), kind, action))
+    db::retrying(|| transition_once(services, actor, current, to, reason.clone(), kind, happened))
         .await
 }
 
@@ -200,7 +206,7 @@ async fn transition_once(
     to: EnrollmentStatus,
     reason: Option<String>,
     kind: ApplicationEventKind,
-    action: &'static str,
+    happened: fn(EnrollmentFacts) -> DomainEvent,
 ) -> Result<enrollment::Model, AppError> {
     let now = crate::service::now();
     let ends = matches!(to, EnrollmentStatus::Left | EnrollmentStatus::Terminated);
@@ -247,18 +253,19 @@ async fn transition_once(
         now,
     )
     .await?;
-    audit::record(
-        &txn,
-        actor,
-        Event::new(action, "Enrollment", current.id).with(serde_json::json!({ "reason": reason })),
-    )
-    .await?;
+    let updated = enrollment::Entity::find_by_id(current.id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let vendor_id = program::Entity::find_by_id(current.program_id)
+        .one(&txn)
+        .await?
+        .map_or(0, |p| p.vendor_id);
+    let facts = events::enrollment_facts(&updated, vendor_id).because(reason.as_deref());
+    events::emit(&txn, actor, happened(facts)).await?;
     crate::service::stats::refresh(&txn, current.program_id, now).await?;
     txn.commit().await?;
-    enrollment::Entity::find_by_id(current.id)
-        .one(&services.db)
-        .await?
-        .ok_or(AppError::NotFound)
+    Ok(updated)
 }
 
 fn reason_text(
@@ -307,7 +314,7 @@ pub async fn leave(
         EnrollmentStatus::Left,
         reason,
         ApplicationEventKind::Left,
-        "enrollment.left",
+        DomainEvent::EnrollmentLeft,
     )
     .await
 }
@@ -339,7 +346,7 @@ pub async fn change_enrollment(
         change.target(),
         reason,
         change.event(),
-        change.action(),
+        change.domain_event(),
     )
     .await
 }

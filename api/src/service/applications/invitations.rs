@@ -17,7 +17,7 @@ use crate::{
     error::{AppError, FieldError, FieldErrorCode},
     service::{
         Actor, Services, accounts,
-        audit::{self, Event},
+        events::{self, DomainEvent, ProgramFacts},
         partners, programs,
         validate::{self, Problems},
         vendors,
@@ -127,11 +127,13 @@ pub async fn invite(
     }
     .insert(&txn)
     .await?;
-    audit::record(
+    events::emit(
         &txn,
         actor,
-        Event::new("invitation.created", "Invitation", created.id)
-            .with(serde_json::json!({ "programId": program.id })),
+        DomainEvent::InvitationCreated {
+            facts: ProgramFacts::of(&program),
+            invitation_id: created.id,
+        },
     )
     .await?;
     txn.commit().await?;
@@ -181,10 +183,13 @@ pub async fn revoke_invitation(
             "the invitation changed meanwhile; reload it",
         )));
     }
-    audit::record(
+    events::emit(
         &txn,
         actor,
-        Event::new("invitation.revoked", "Invitation", id),
+        DomainEvent::InvitationRevoked {
+            facts: ProgramFacts::of(&program.program),
+            invitation_id: id,
+        },
     )
     .await?;
     txn.commit().await?;

@@ -16,7 +16,7 @@ pub(crate) use read::{scoped, visible_by_ids};
 
 use chrono::{DateTime, Utc};
 use entity::{
-    application::{self, JoinSource},
+    application,
     application_event::{self, ApplicationEventKind},
 };
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, NotSet};
@@ -64,14 +64,4 @@ async fn event(
     .insert(conn)
     .await?;
     Ok(())
-}
-
-fn join_source_name(source: JoinSource) -> &'static str {
-    match source {
-        JoinSource::MarketplaceSearch => "MARKETPLACE_SEARCH",
-        JoinSource::MarketplaceBrowse => "MARKETPLACE_BROWSE",
-        JoinSource::DirectLink => "DIRECT_LINK",
-        JoinSource::Invitation => "INVITATION",
-        JoinSource::PartnerReferral => "PARTNER_REFERRAL",
-    }
 }

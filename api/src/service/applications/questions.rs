@@ -13,7 +13,7 @@ use crate::{
     error::{AppError, FieldError, FieldErrorCode},
     service::{
         Actor, Services,
-        audit::{self, Event},
+        events::{self, DomainEvent, ProgramFacts},
         programs,
         validate::{self, Problems},
         vendors,
@@ -144,11 +144,13 @@ pub async fn set_questions(
             .exec(&txn)
             .await?;
     }
-    audit::record(
+    events::emit(
         &txn,
         actor,
-        Event::new("program.questions_changed", "Program", program_id)
-            .with(serde_json::json!({ "questions": checked.len() })),
+        DomainEvent::ProgramQuestionsChanged {
+            facts: ProgramFacts::of(&program.program),
+            questions: checked.len(),
+        },
     )
     .await?;
     txn.commit().await?;

@@ -19,7 +19,7 @@ use crate::{
     error::{AppError, FieldError, FieldErrorCode},
     service::{
         Actor, Services,
-        audit::{self, Event},
+        events::{self, ConversionFacts, DomainEvent, EnrollmentFacts},
         validate,
     },
 };
@@ -48,15 +48,19 @@ async fn approve_due_once(services: &Services, now: DateTime<Utc>) -> Result<u64
     // Lock order: the programs first, ascending; then only their rows change, so a
     // commission of another program that became due meanwhile waits for the next pass.
     db::lock_programs(&txn, &programs).await?;
+    let due = commission::Entity::find()
+        .filter(commission::Column::Status.eq(CommissionStatus::Pending))
+        .filter(commission::Column::AvailableAt.lte(now))
+        .filter(commission::Column::ProgramId.is_in(programs.iter().copied()))
+        .all(&txn)
+        .await?;
     let approved = commission::Entity::update_many()
         .col_expr(
             commission::Column::Status,
             Expr::value(CommissionStatus::Approved),
         )
         .col_expr(commission::Column::ApprovedAt, Expr::value(now))
-        .filter(commission::Column::Status.eq(CommissionStatus::Pending))
-        .filter(commission::Column::AvailableAt.lte(now))
-        .filter(commission::Column::ProgramId.is_in(programs.iter().copied()))
+        .filter(commission::Column::Id.is_in(due.iter().map(|c| c.id)))
         .exec(&txn)
         .await?
         .rows_affected;
@@ -80,6 +84,23 @@ async fn approve_due_once(services: &Services, now: DateTime<Utc>) -> Result<u64
             )
             .exec(&txn)
             .await?;
+        let vendor_of = program::Entity::find()
+            .filter(program::Column::Id.is_in(programs.iter().copied()))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.vendor_id))
+            .collect();
+        let approved_events = per_enrollment(&txn, &due, &vendor_of)
+            .await?
+            .into_iter()
+            .map(
+                |(enrollment, commission_ids)| DomainEvent::CommissionsApproved {
+                    enrollment,
+                    commission_ids,
+                },
+            );
+        events::emit_all(&txn, &Actor::system(), approved_events).await?;
         for program_id in programs {
             crate::service::stats::refresh(&txn, program_id, now).await?;
         }
@@ -90,6 +111,31 @@ async fn approve_due_once(services: &Services, now: DateTime<Utc>) -> Result<u64
         services.changes.announce(&services.db).await;
     }
     Ok(approved)
+}
+
+/// `commissions` grouped by partnership, each with its partnership's facts (programs'
+/// vendors from `vendor_of`).
+async fn per_enrollment(
+    txn: &impl sea_orm::ConnectionTrait,
+    commissions: &[commission::Model],
+    vendor_of: &std::collections::HashMap<i64, i64>,
+) -> Result<Vec<(EnrollmentFacts, Vec<i64>)>, AppError> {
+    let mut ids: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    for c in commissions {
+        ids.entry(c.enrollment_id).or_default().push(c.id);
+    }
+    let enrollments = enrollment::Entity::find()
+        .filter(enrollment::Column::Id.is_in(ids.keys().copied()))
+        .all(txn)
+        .await?;
+    Ok(enrollments
+        .into_iter()
+        .filter_map(|e| {
+            let commission_ids = ids.remove(&e.id)?;
+            let vendor_id = vendor_of.get(&e.program_id).copied().unwrap_or_default();
+            Some((events::enrollment_facts(&e, vendor_id), commission_ids))
+        })
+        .collect())
 }
 
 /// Reverses a refunded conversion: appends the negative of each of its commissions.
@@ -170,13 +216,10 @@ async fn reverse_once(
         .insert(&txn)
         .await?;
     }
-    audit::record(
-        &txn,
-        actor,
-        Event::new("conversion.reversed", "Conversion", id)
-            .with(serde_json::json!({ "reason": reason })),
-    )
-    .await?;
+    let reversed: i64 = earnings.iter().map(|e| -e.amount_minor).sum();
+    let mut facts = ConversionFacts::of(&current, reversed);
+    facts.reason = Some(reason.clone());
+    events::emit(&txn, actor, DomainEvent::ConversionReversed(facts)).await?;
     crate::service::stats::refresh(&txn, current.program_id, now).await?;
     txn.commit().await?;
     let conversion = conversion::Entity::find_by_id(id)
@@ -221,6 +264,7 @@ pub async fn mark_paid(
         return Err(AppError::NotFound);
     }
     let programs: Vec<i64> = rows.iter().map(|c| c.program_id).collect();
+    let mut vendor_of = std::collections::HashMap::new();
     for p in program::Entity::find()
         .filter(program::Column::Id.is_in(programs))
         .all(&services.db)
@@ -229,6 +273,7 @@ pub async fn mark_paid(
         if !may_write(services, actor, p.vendor_id).await? {
             return Err(AppError::NotFound);
         }
+        vendor_of.insert(p.id, p.vendor_id);
     }
     let mut problems = Vec::new();
     for (i, row) in rows.iter().enumerate() {
@@ -273,13 +318,18 @@ pub async fn mark_paid(
             "some commissions changed meanwhile; nothing was paid",
         )));
     }
-    audit::record(
-        &txn,
-        actor,
-        Event::new("commissions.paid", "Commission", ids[0])
-            .with(serde_json::json!({ "ids": ids, "reference": reference })),
-    )
-    .await?;
+    // One event per partnership paid.
+    let paid_events = per_enrollment(&txn, &rows, &vendor_of)
+        .await?
+        .into_iter()
+        .map(
+            |(enrollment, commission_ids)| DomainEvent::CommissionsPaid {
+                enrollment,
+                commission_ids,
+                reference: reference.clone(),
+            },
+        );
+    events::emit_all(&txn, actor, paid_events).await?;
     txn.commit().await?;
     Ok(commission::Entity::find()
         .filter(commission::Column::Id.is_in(ids.iter().copied()))

@@ -26,7 +26,7 @@ use crate::{
     error::{AppError, FieldError, FieldErrorCode},
     service::{
         Actor, Services,
-        audit::{self, Event},
+        events::{self, ConversionFacts, DomainEvent},
         reference::currencies,
         validate,
     },
@@ -400,11 +400,10 @@ async fn record_once(
             .exec(&txn)
             .await?;
     }
-    audit::record(
+    events::emit(
         &txn,
         actor,
-        Event::new("conversion.recorded", "Conversion", stored.id)
-            .with(serde_json::json!({ "commissionMinor": earned })),
+        DomainEvent::ConversionRecorded(ConversionFacts::of(&stored, earned)),
     )
     .await?;
     crate::service::stats::refresh(&txn, program.id, now).await?;

@@ -1,19 +1,19 @@
 //! Creating many programs at once, for seeding and benchmarks: the same rules as
 //! [`super::create`] and publication, checked for every item, then multi-row inserts of
-//! programs, tiers, rules and audit events in one transaction.
+//! programs, tiers, rules and their events in one transaction.
 
 use std::collections::{HashMap, HashSet};
 
-use entity::{audit_event, commission_rule, program, program::ProgramStatus, program_tier};
+use entity::{commission_rule, program, program::ProgramStatus, program_tier};
 use sea_orm::{ActiveValue::Set, EntityTrait, NotSet};
 
 use super::{Listing, Terms, category_ids, rules, terms, unique_or};
 use crate::{
     db,
     error::{AppError, FieldError, FieldErrorCode},
-    search::outbox,
     service::{
         Actor, Services,
+        events::{self, DomainEvent, ProgramFacts},
         reference::exchange_rates,
         validate::{self, Problems},
         vendors,
@@ -180,7 +180,6 @@ pub async fn import(
     };
 
     let mut rule_rows = Vec::new();
-    let mut audit = Vec::new();
     for (_, slug, _, item_terms) in &checked {
         let program_id = id_of(slug)?;
         rule_rows.extend(item_terms.rules.iter().enumerate().map(|(position, r)| {
@@ -203,16 +202,6 @@ pub async fn import(
                 retired_at: Set(None),
             }
         }));
-        audit.push(audit_event::ActiveModel {
-            id: NotSet,
-            actor_user_id: Set(actor.viewer.user_id()),
-            action: Set("program.imported".to_owned()),
-            subject_type: Set("Program".to_owned()),
-            subject_id: Set(Some(program_id)),
-            request_id: Set(actor.request_id.clone()),
-            data: Set(None),
-            created_at: Set(now),
-        });
     }
     if !rule_rows.is_empty() {
         for chunk in chunks(rule_rows) {
@@ -221,19 +210,18 @@ pub async fn import(
                 .await?;
         }
     }
-    if !audit.is_empty() {
-        for chunk in chunks(audit) {
-            audit_event::Entity::insert_many(chunk)
-                .exec_without_returning(&txn)
-                .await?;
-        }
-    }
+    // Created, and published where asked: what one create and one publish would emit.
+    let emitted = inserted.iter().flat_map(|p| {
+        let facts = ProgramFacts::of(p);
+        let published = (p.status == ProgramStatus::Published)
+            .then(|| DomainEvent::ProgramPublished(facts.clone()));
+        std::iter::once(DomainEvent::ProgramCreated(facts)).chain(published)
+    });
+    events::emit_all(&txn, actor, emitted).await?;
     let created: Vec<i64> = checked
         .iter()
         .map(|(_, slug, _, _)| id_of(slug))
         .collect::<Result<_, _>>()?;
-    outbox::enqueue(&txn, &created).await?;
     txn.commit().await?;
-    services.announce_search_changes();
     Ok(created)
 }

@@ -38,7 +38,7 @@ pub use terms::summary;
 
 use super::{
     Actor, Services,
-    audit::{self, Event},
+    events::{self, DomainEvent, ProgramFacts},
     reference::{categories, currencies, exchange_rates},
     validate::{self, Problems},
     vendors,
@@ -46,7 +46,6 @@ use super::{
 use crate::{
     db,
     error::{AppError, FieldError, FieldErrorCode},
-    search::outbox,
 };
 
 /// A program with what every read shows alongside it.
@@ -56,7 +55,7 @@ pub struct ProgramRecord {
     pub vendor: vendor::Model,
     pub category: Option<category::Model>,
     /// The program's statistics as stored (none until a change first moved them), read
-    /// with the row. What of them a viewer may see is `stats::earnings_view`'s call.
+    /// with the row. What of them a viewer may see is `stats::disclosed`'s call.
     pub stats: Option<entity::program_stats::Model>,
 }
 
@@ -178,11 +177,11 @@ impl Transition {
         )
     }
 
-    fn action(self) -> &'static str {
+    fn event(self) -> fn(ProgramFacts) -> DomainEvent {
         match self {
-            Self::Publish => "program.published",
-            Self::Pause => "program.paused",
-            Self::Archive => "program.archived",
+            Self::Publish => DomainEvent::ProgramPublished,
+            Self::Pause => DomainEvent::ProgramPaused,
+            Self::Archive => DomainEvent::ProgramArchived,
         }
     }
 }
@@ -417,19 +416,22 @@ async fn refresh_best_rates(
     Ok(())
 }
 
-/// Records the change and announces it to search in the same transaction, commits, and
-/// reads the program back as the caller sees it.
+/// Emits the change's event (the audit trail, search, webhooks and subscriptions read
+/// it) in the same transaction, commits, and reads the program back as the caller sees
+/// it.
 async fn finish(
     txn: DatabaseTransaction,
     services: &Services,
     actor: &Actor,
     id: i64,
-    action: &'static str,
+    event: fn(ProgramFacts) -> DomainEvent,
 ) -> Result<ProgramRecord, AppError> {
-    audit::record(&txn, actor, Event::new(action, "Program", id)).await?;
-    outbox::enqueue(&txn, &[id]).await?;
+    let changed = program::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    events::emit(&txn, actor, event(ProgramFacts::of(&changed))).await?;
     txn.commit().await?;
-    services.announce_search_changes();
     find(services, &actor.viewer, id)
         .await?
         .ok_or(AppError::NotFound)
@@ -501,7 +503,14 @@ pub async fn create(
         }
     })?;
     write_terms(&txn, created.id, &listing.currency, &terms, now).await?;
-    finish(txn, services, actor, created.id, "program.created").await
+    finish(
+        txn,
+        services,
+        actor,
+        created.id,
+        DomainEvent::ProgramCreated,
+    )
+    .await
 }
 
 fn merge(
@@ -636,7 +645,7 @@ pub async fn update(
     if currency_changed {
         refresh_best_rates(&txn, id, &listing.currency).await?;
     }
-    finish(txn, services, actor, id, "program.updated").await
+    finish(txn, services, actor, id, DomainEvent::ProgramUpdated).await
 }
 
 /// Re-expresses a draft's stored amounts in a new currency, keeping their major-unit
@@ -730,7 +739,7 @@ pub async fn set_terms(
             .exec(&txn)
             .await?;
     }
-    finish(txn, services, actor, id, "program.terms_changed").await
+    finish(txn, services, actor, id, DomainEvent::ProgramTermsChanged).await
 }
 
 /// Why a program cannot be published yet, one `userError` per missing piece.
@@ -806,5 +815,5 @@ pub async fn transition(
             .col_expr(program::Column::ListedAt, Expr::value(now));
     }
     update.exec(&txn).await?;
-    finish(txn, services, actor, id, transition.action()).await
+    finish(txn, services, actor, id, transition.event()).await
 }

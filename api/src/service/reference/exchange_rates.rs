@@ -7,14 +7,16 @@ use std::collections::HashMap;
 use entity::{exchange_rate, program};
 use rust_decimal::Decimal;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-    TransactionTrait, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect, TransactionTrait, sea_query::Expr,
 };
 
 use crate::{
     error::{AppError, FieldError, FieldErrorCode},
-    search::outbox,
-    service::{Actor, Services, audit},
+    service::{
+        Actor, Services,
+        events::{self, DomainEvent},
+    },
 };
 
 /// Amounts are compared in this currency; its rate is 1 by definition.
@@ -104,7 +106,7 @@ pub struct RateChange {
 
 /// Sets the rate of `currency` (platform admins only). Everything compared through it
 /// follows in the same transaction: the cross-currency sort keys of its programs, and
-/// their search documents (normalised earnings) through the outbox.
+/// their search documents (normalised earnings) through the event log.
 pub async fn set(
     services: &Services,
     actor: &Actor,
@@ -143,6 +145,10 @@ pub async fn set(
 
     let now = crate::service::now();
     let txn = services.db.begin().await?;
+    let before = exchange_rate::Entity::find_by_id(currency.to_owned())
+        .one(&txn)
+        .await?
+        .map(|r| r.usd_micros_per_unit);
     let rate = exchange_rate::Model {
         currency: currency.to_owned(),
         usd_micros_per_unit: micros,
@@ -180,14 +186,19 @@ pub async fn set(
             .exec(&txn)
             .await?;
     }
-    let programs = outbox::enqueue_currency(&txn, currency).await?;
-    audit::record(
+    // Their search documents (normalised figures) follow the event.
+    let programs = program::Entity::find()
+        .filter(program::Column::Currency.eq(currency))
+        .count(&txn)
+        .await?;
+    events::emit(
         &txn,
         actor,
-        audit::Event::unnumbered("exchange_rate.set", "exchange_rate").with(serde_json::json!({
-            "currency": currency,
-            "usdMicrosPerUnit": micros,
-        })),
+        DomainEvent::ExchangeRateChanged {
+            currency: currency.to_owned(),
+            before,
+            after: micros,
+        },
     )
     .await?;
     txn.commit().await?;
