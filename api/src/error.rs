@@ -49,6 +49,11 @@ pub enum ErrorCode {
     Timeout,
     /// The database cannot be reached right now; retry shortly.
     ServiceUnavailable,
+    /// A subscription fell too far behind the events it follows and was ended;
+    /// subscribe again (and read what changed meanwhile).
+    SubscriberTooSlow,
+    /// A per-connection or per-user cap (subscriptions, connections) is reached.
+    LimitExceeded,
 }
 
 impl ErrorCode {
@@ -73,6 +78,8 @@ impl ErrorCode {
             Self::MaxDepthLimit => "MAX_DEPTH_LIMIT",
             Self::Timeout => "TIMEOUT",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Self::SubscriberTooSlow => "SUBSCRIBER_TOO_SLOW",
+            Self::LimitExceeded => "LIMIT_EXCEEDED",
         }
     }
 }
@@ -187,6 +194,8 @@ pub enum AppError {
     Unavailable,
     /// The operation ran past its deadline and was cancelled.
     Timeout,
+    /// A subscriber fell more events behind than the broadcaster keeps.
+    SubscriberTooSlow,
     /// Anything else. The cause is logged with the request id; clients get a fixed text.
     Internal(anyhow::Error),
 }
@@ -211,6 +220,7 @@ impl AppError {
             Self::SearchUnavailable(_) => ErrorCode::SearchUnavailable,
             Self::Unavailable => ErrorCode::ServiceUnavailable,
             Self::Timeout => ErrorCode::Timeout,
+            Self::SubscriberTooSlow => ErrorCode::SubscriberTooSlow,
             Self::Internal(_) => ErrorCode::InternalServerError,
         }
     }
@@ -243,6 +253,9 @@ impl AppError {
                 "the service is temporarily unavailable; please retry shortly".to_owned()
             }
             Self::Timeout => "the operation took too long and was cancelled".to_owned(),
+            Self::SubscriberTooSlow => {
+                "this subscription fell too far behind and was ended; subscribe again".to_owned()
+            }
             Self::Internal(_) => "internal server error".to_owned(),
         }
     }

@@ -50,6 +50,8 @@ pub struct AppState {
     pub documents: crate::graphql::documents::DocumentCache,
     /// Checked on every parsed document before it is kept or run.
     pub request_limits: crate::graphql::RequestLimits,
+    /// Open subscription connections per user.
+    pub connections: Arc<http::subscriptions::Connections>,
     /// Anonymous query answers kept for repeated requests; `None` when turned off.
     pub response_cache: Option<http::response_cache::ResponseCache>,
     pub graphiql: bool,
@@ -59,7 +61,8 @@ pub struct Application {
     address: SocketAddr,
     server: Server,
     services: Services,
-    /// The event log's consumers running in this process, and how to stop them.
+    /// The event log's consumers running in this process (and its broadcaster), and how
+    /// to stop them.
     consumers: Vec<tokio::task::JoinHandle<()>>,
     stop_consumers: tokio::sync::watch::Sender<bool>,
     ledger_job: Option<tokio::task::JoinHandle<()>>,
@@ -100,6 +103,7 @@ impl Application {
             documents: Default::default(),
             request_limits: crate::graphql::request_limits(&config.graphql),
             response_cache: http::response_cache::ResponseCache::new(config.http.response_cache),
+            connections: Arc::default(),
             graphiql: config.http.graphiql,
         });
 
@@ -124,7 +128,12 @@ impl Application {
         .listen(listener)?
         .run();
         let (stop_consumers, stopped) = tokio::sync::watch::channel(false);
-        let mut consumers = Vec::new();
+        let mut consumers = vec![services.broadcaster.spawn(
+            services.db.clone(),
+            Arc::clone(&services.changes),
+            Duration::from_secs(1),
+            stopped.clone(),
+        )];
         if config.search.worker {
             let indexer = SearchIndexer {
                 engine: Arc::clone(&services.search),
@@ -289,6 +298,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/graphql")
             .route(web::post().to(http::graphql::post))
+            .route(
+                web::get()
+                    .guard(actix_web::guard::fn_guard(http::subscriptions::is_upgrade))
+                    .to(http::subscriptions::upgrade),
+            )
             .route(web::get().to(http::graphql::get))
             .default_service(web::to(http::graphql::other_method)),
     )
@@ -307,6 +321,9 @@ async fn graphiql(state: web::Data<AppState>) -> HttpResponse {
         .body(
             GraphiQLSource::build()
                 .endpoint("/graphql")
+                // Subscriptions over WebSocket on the same path; the Headers tab's
+                // `Authorization` goes into `connection_init`.
+                .subscription_endpoint("/graphql")
                 .title("Partner marketplace API")
                 .finish(),
         )

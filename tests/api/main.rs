@@ -26,5 +26,6 @@ mod schema;
 mod search;
 mod search_contract;
 mod seed;
+mod subscriptions;
 mod tokens;
 mod vendors;

@@ -8,6 +8,7 @@ mod client;
 mod database;
 pub mod fixtures;
 pub mod market;
+pub mod ws;
 
 use std::net::SocketAddr;
 

@@ -113,6 +113,15 @@ impl AccessTokens {
     }
 
     pub fn verify(&self, token: &str) -> Result<UserViewer, AuthFailure> {
+        self.verify_until(token).map(|(viewer, _)| viewer)
+    }
+
+    /// [`AccessTokens::verify`], with the moment the token expires (a WebSocket stays
+    /// authenticated until then).
+    pub fn verify_until(
+        &self,
+        token: &str,
+    ) -> Result<(UserViewer, chrono::DateTime<Utc>), AuthFailure> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthFailure::InvalidToken)?;
         if header.typ.as_deref() != Some(TOKEN_TYPE) {
             return Err(AuthFailure::InvalidToken);
@@ -149,7 +158,9 @@ impl AccessTokens {
             .parse::<i64>()
             .map_err(|_| AuthFailure::InvalidToken)?;
         let role = parse_role(&claims.role).ok_or(AuthFailure::InvalidToken)?;
-        Ok(UserViewer { user_id, role })
+        let expires =
+            chrono::DateTime::from_timestamp(claims.exp, 0).ok_or(AuthFailure::InvalidToken)?;
+        Ok((UserViewer { user_id, role }, expires))
     }
 }
 

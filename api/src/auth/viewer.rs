@@ -83,13 +83,18 @@ pub fn from_authorization_header(
     let Some(value) = header else {
         return Ok(Viewer::Anonymous);
     };
+    tokens.verify(bearer_token(value)?).map(Viewer::User)
+}
+
+/// The token of `Bearer <token>`.
+pub fn bearer_token(value: &str) -> Result<&str, AuthFailure> {
     let mut parts = value.trim().splitn(2, ' ');
     let scheme = parts.next().unwrap_or_default();
     let token = parts.next().map(str::trim).unwrap_or_default();
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
         return Err(AuthFailure::MalformedHeader);
     }
-    tokens.verify(token).map(Viewer::User)
+    Ok(token)
 }
 
 /// The API key presented with a request, if any: `X-Api-Key: mk_…`, or a bearer token

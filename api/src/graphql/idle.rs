@@ -107,6 +107,44 @@ impl<F: Future> Future for UntilIdle<F> {
     }
 }
 
+/// A stream of executions (a subscription: each event resolves its fields anew) whose
+/// idle polls are reported to its [`IdleSignal`], as [`UntilIdle`] does for one.
+pub struct UntilIdleStream<S> {
+    inner: Pin<Box<S>>,
+    signal: Arc<IdleSignal>,
+}
+
+impl<S: futures_util::Stream> UntilIdleStream<S> {
+    pub fn new(inner: S, signal: Arc<IdleSignal>) -> Self {
+        Self {
+            inner: Box::pin(inner),
+            signal,
+        }
+    }
+}
+
+impl<S: futures_util::Stream> futures_util::Stream for UntilIdleStream<S> {
+    type Item = S::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let noting = Arc::new(NotingWaker {
+            woken: AtomicBool::new(false),
+            inner: cx.waker().clone(),
+        });
+        let waker = Waker::from(noting.clone());
+        let mut inner_cx = Context::from_waker(&waker);
+        match self.inner.as_mut().poll_next(&mut inner_cx) {
+            Poll::Ready(item) => Poll::Ready(item),
+            Poll::Pending => {
+                if !noting.woken.load(Ordering::Acquire) {
+                    self.signal.idle();
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;

@@ -309,6 +309,10 @@ impl Operation {
         self.ty == OperationType::Mutation
     }
 
+    pub fn is_subscription(self) -> bool {
+        self.ty == OperationType::Subscription
+    }
+
     pub fn of(operation: &async_graphql::parser::types::OperationDefinition) -> Self {
         let credentials_only = operation.selection_set.node.items.iter().all(|s| {
             matches!(&s.node, Selection::Field(f)

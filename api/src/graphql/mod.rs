@@ -23,6 +23,7 @@ mod programs;
 pub mod relay;
 mod schema;
 mod search;
+mod subscriptions;
 mod vendors;
 
 pub use context::RequestInfo;

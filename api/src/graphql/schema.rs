@@ -1,6 +1,6 @@
 //! Assembling the schema: root types, limits, extensions, and the SDL export.
 
-use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, SDLExportOptions, Schema, SchemaBuilder};
 
 use super::{
     accounts::{AccountMutation, AccountQuery},
@@ -15,6 +15,7 @@ use super::{
     programs::{ProgramMutation, ProgramQuery},
     relay::NodeQuery,
     search::SearchQuery,
+    subscriptions::Subscription,
     vendors::{VendorMutation, VendorQuery},
 };
 use crate::{config::GraphqlConfig, service::Services};
@@ -45,10 +46,10 @@ pub struct Mutation(
     ExchangeRateMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription)
 }
 
 pub fn build_schema(services: Services, config: &GraphqlConfig) -> AppSchema {

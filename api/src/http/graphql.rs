@@ -521,7 +521,9 @@ fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType>
     selected_operation(request).map(|op| op.ty)
 }
 
-fn selected_operation(request: &mut async_graphql::Request) -> Option<&OperationDefinition> {
+pub(super) fn selected_operation(
+    request: &mut async_graphql::Request,
+) -> Option<&OperationDefinition> {
     let name = request.operation_name.clone();
     let document = request.parsed_query().ok()?;
     match (&document.operations, name) {
@@ -595,6 +597,18 @@ async fn execute(
         return refuse(format, status, ErrorCode::BadUserInput, &message);
     }
     let operation = selected_operation(&mut request).map(gql::Operation::of);
+    if operation.is_some_and(|op| op.is_subscription()) {
+        let status = match format {
+            Format::GraphqlResponseJson => StatusCode::BAD_REQUEST,
+            Format::Json => StatusCode::OK,
+        };
+        return refuse(
+            format,
+            status,
+            ErrorCode::BadRequest,
+            "subscriptions run over WebSocket (GET /graphql, graphql-transport-ws)",
+        );
+    }
     if let Some(operation) = operation
         && let Err(refusal) = gql::admit(&state.services, &info, operation).await
     {
@@ -721,7 +735,7 @@ fn with_default_code(mut err: ServerError, code: ErrorCode) -> ServerError {
 /// Our resolvers always attach a code; errors without one come from async-graphql itself
 /// during execution. Those are argument-coercion failures ("Failed to parse …", "… occurred
 /// while parsing …"), which the client can fix, or else faults of ours.
-fn execution_error_code(err: ServerError) -> ServerError {
+pub(super) fn execution_error_code(err: ServerError) -> ServerError {
     let coercion = err.message.starts_with("Failed to parse")
         || err.message.starts_with("Invalid value for argument")
         || err.message.contains("occurred while parsing");

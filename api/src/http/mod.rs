@@ -4,3 +4,4 @@ pub mod graphql;
 pub mod health;
 pub mod request_id;
 pub mod response_cache;
+pub mod subscriptions;

@@ -54,6 +54,8 @@ pub struct Services {
     pub limiter: Arc<limits::Limiter>,
     /// The generation of committed data, moved by every announced change.
     pub changes: Arc<crate::changes::Changes>,
+    /// This replica's tail of the event log, for subscriptions.
+    pub broadcaster: Arc<events::live::Broadcaster>,
 }
 
 impl Services {
@@ -68,6 +70,7 @@ impl Services {
     ) -> Result<Self, AppError> {
         Ok(Self {
             changes: Arc::new(crate::changes::Changes::new(&db, schema)),
+            broadcaster: Arc::default(),
             db,
             access_tokens: Arc::new(AccessTokens::new(auth)?),
             passwords: PasswordHasher::new(auth).await?,

@@ -11,6 +11,7 @@
 
 pub mod consumer;
 mod facts;
+pub mod live;
 pub mod read;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
