@@ -266,6 +266,28 @@ pub struct Settings {
     #[arg(long, env = "LEDGER_JOB", default_value_t = true, action = clap::ArgAction::Set)]
     pub ledger_job: bool,
 
+    /// Run the webhook dispatcher and sender (tests drive them explicitly).
+    #[arg(long, env = "WEBHOOK_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub webhook_worker: bool,
+
+    /// Let webhooks reach loopback, private and link-local addresses (default: in
+    /// development only). Production refuses them, checked on the address connected to.
+    #[arg(long, env = "WEBHOOKS_ALLOW_LOCAL", action = clap::ArgAction::Set)]
+    pub webhooks_allow_local: Option<bool>,
+
+    /// Seconds between a webhook's failed attempts, one per retry (jitter ±10 %).
+    #[arg(
+        long,
+        env = "WEBHOOK_RETRY_SCHEDULE_SECS",
+        value_delimiter = ',',
+        default_value = "5,300,1800,7200,18000,36000,36000"
+    )]
+    pub webhook_retry_schedule_secs: Vec<u64>,
+
+    /// Seconds a webhook receiver has to answer.
+    #[arg(long, env = "WEBHOOK_TIMEOUT_SECS", default_value_t = 10)]
+    pub webhook_timeout_secs: u64,
+
     /// Rate limits on or off (`off` only for benchmarks and load tests from one host).
     #[arg(long, env = "RATE_LIMITS", default_value_t = true, action = clap::ArgAction::Set)]
     pub rate_limits: bool,
@@ -368,6 +390,20 @@ pub struct Config {
     pub log_filter: String,
     pub search: SearchConfig,
     pub limits: LimitsConfig,
+    pub webhooks: WebhookConfig,
+}
+
+/// Webhook delivery (`service::webhooks`).
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub worker: bool,
+    /// Endpoints may use `http://` (development).
+    pub allow_http: bool,
+    /// Endpoints may resolve to loopback, private or link-local addresses.
+    pub allow_local: bool,
+    /// The waits between attempts; the delivery fails after the last.
+    pub retry_schedule: Vec<Duration>,
+    pub timeout: Duration,
 }
 
 /// Rate limits (see `service::limits`). `enabled: false` turns every one off.
@@ -580,9 +616,22 @@ impl Settings {
             worker: self.search_worker,
         };
 
+        let webhooks = WebhookConfig {
+            worker: self.webhook_worker,
+            allow_http: !production,
+            allow_local: self.webhooks_allow_local.unwrap_or(!production),
+            retry_schedule: self
+                .webhook_retry_schedule_secs
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+            timeout: Duration::from_secs(self.webhook_timeout_secs.clamp(1, 60)),
+        };
+
         Ok(Config {
             mode: self.mode,
             ledger_job: self.ledger_job,
+            webhooks,
             bind: self.bind,
             search,
             data_dir: self.data_dir,

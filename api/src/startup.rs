@@ -32,6 +32,10 @@ use crate::{
         events::{self, consumer},
         indexer::SearchIndexer,
         reference,
+        webhooks::{
+            deliver::{self, Sender},
+            dispatch::Dispatcher,
+        },
     },
 };
 
@@ -147,6 +151,26 @@ impl Application {
                 stopped.clone(),
             ));
         }
+        if config.webhooks.worker {
+            let dispatcher = Dispatcher {
+                queued: Arc::clone(&services.webhooks_queued),
+            };
+            consumers.push(consumer::spawn(
+                services.db.clone(),
+                Arc::new(dispatcher),
+                Arc::clone(&services.changes),
+                Duration::from_secs(1),
+                stopped.clone(),
+            ));
+            let sender = Sender::new(&config.webhooks)
+                .map_err(|e| anyhow::anyhow!("webhook sender: {e:?}"))?;
+            consumers.push(deliver::spawn(
+                services.db.clone(),
+                Arc::new(sender),
+                Arc::clone(&services.webhooks_queued),
+                stopped.clone(),
+            ));
+        }
         let ledger_job = config
             .ledger_job
             .then(|| tokio::spawn(ledger_job(services.clone())));
@@ -247,17 +271,9 @@ pub async fn prepare(config: &Config, search: SearchSetup) -> anyhow::Result<Ser
         SearchSetup::Given(engine) => (engine, false),
         SearchSetup::Detached => (Arc::new(search::Detached), false),
     };
-    let services = Services::new(
-        db,
-        statements,
-        &config.auth,
-        engine,
-        &config.search,
-        &config.limits,
-        config.database.schema.as_deref(),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("cannot start services: {e:?}"))?;
+    let services = Services::new(db, statements, engine, config)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start services: {e:?}"))?;
     if Migrator::get_pending_migrations(&services.db)
         .await?
         .is_empty()
@@ -265,6 +281,13 @@ pub async fn prepare(config: &Config, search: SearchSetup) -> anyhow::Result<Ser
         reference::ensure_defaults(&services)
             .await
             .map_err(|e| anyhow::anyhow!("reference data: {e:?}"))?;
+        // Webhook deliveries begin when the server first ran, worker or not.
+        let dispatcher = Dispatcher {
+            queued: Arc::clone(&services.webhooks_queued),
+        };
+        consumer::cursor(&services.db, &dispatcher)
+            .await
+            .map_err(|e| anyhow::anyhow!("webhook dispatcher: {e:?}"))?;
         if created {
             // A new, empty index: the indexer fills it from the database.
             let listed = sea_orm::Condition::all().add(sea_orm::ColumnTrait::eq(

@@ -23,3 +23,5 @@ pub mod refresh_token;
 pub mod user;
 pub mod vendor;
 pub mod vendor_member;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

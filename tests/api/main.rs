@@ -29,3 +29,4 @@ mod seed;
 mod subscriptions;
 mod tokens;
 mod vendors;
+mod webhooks;

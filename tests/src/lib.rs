@@ -8,6 +8,7 @@ mod client;
 mod database;
 pub mod fixtures;
 pub mod market;
+pub mod receiver;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -115,6 +116,9 @@ impl TestApp {
             "--search-worker",
             "false",
             "--ledger-job",
+            "false",
+            // Webhooks too: tests dispatch and send explicitly (`deliver_webhooks`).
+            "--webhook-worker",
             "false",
             // Limits stay on (their queries run in every test) but out of the way: the
             // whole suite calls from one IP. `limits` tests set realistic ones.
@@ -277,6 +281,31 @@ impl TestApp {
             .unwrap()
             .unwrap();
         row.try_get::<i64>("", "n").unwrap()
+    }
+}
+
+impl TestApp {
+    /// Stops the server as SIGTERM would (in-flight requests finish, background workers
+    /// end their current batch).
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+
+    /// Runs the webhook dispatcher and sender until nothing is due now (tests never wait
+    /// for the workers). Returns the attempts made.
+    pub async fn deliver_webhooks(&self) -> usize {
+        use api::service::webhooks::{deliver::Sender, dispatch::Dispatcher};
+        let dispatcher = Dispatcher {
+            queued: std::sync::Arc::clone(&self.services.webhooks_queued),
+        };
+        api::service::events::consumer::drain(&self.services.db, &dispatcher)
+            .await
+            .expect("dispatcher drained");
+        Sender::new(&self.services.webhook_config)
+            .expect("sender")
+            .run_until_idle(&self.services.db)
+            .await
+            .expect("deliveries sent")
     }
 }
 

@@ -25,6 +25,7 @@ mod schema;
 mod search;
 mod subscriptions;
 mod vendors;
+mod webhooks;
 
 pub use context::RequestInfo;
 pub use error::GqlResultExt;

@@ -16,13 +16,14 @@ use super::{
     ledger::{Commission, Conversion},
     programs::{CommissionRule, Program, ProgramTier},
     vendors::{Vendor, VendorMember},
+    webhooks::{WebhookDelivery, WebhookEndpoint},
 };
 use crate::{
     auth::Viewer,
     error::AppError,
     service::{
         Services, api_keys, applications, ledger, partners, programs, reference::categories, users,
-        vendors,
+        vendors, webhooks,
     },
 };
 
@@ -47,10 +48,12 @@ pub enum NodeType {
     ApiKey,
     Conversion,
     Commission,
+    WebhookEndpoint,
+    WebhookDelivery,
 }
 
 impl NodeType {
-    const ALL: [NodeType; 15] = [
+    const ALL: [NodeType; 17] = [
         NodeType::User,
         NodeType::Vendor,
         NodeType::VendorMember,
@@ -66,6 +69,8 @@ impl NodeType {
         NodeType::ApiKey,
         NodeType::Conversion,
         NodeType::Commission,
+        NodeType::WebhookEndpoint,
+        NodeType::WebhookDelivery,
     ];
 
     fn name(self) -> &'static str {
@@ -85,6 +90,8 @@ impl NodeType {
             Self::ApiKey => "ApiKey",
             Self::Conversion => "Conversion",
             Self::Commission => "Commission",
+            Self::WebhookEndpoint => "WebhookEndpoint",
+            Self::WebhookDelivery => "WebhookDelivery",
         }
     }
 }
@@ -150,6 +157,8 @@ pub enum Node {
     ApiKey(ApiKey),
     Conversion(Conversion),
     Commission(Commission),
+    WebhookEndpoint(WebhookEndpoint),
+    WebhookDelivery(WebhookDelivery),
 }
 
 #[derive(Default)]
@@ -285,6 +294,16 @@ async fn load(
             .await?
             .into_iter()
             .map(|c| (c.id, Node::Commission(Commission(c))))
+            .collect(),
+        NodeType::WebhookEndpoint => webhooks::endpoints_by_ids(services, viewer, ids)
+            .await?
+            .into_iter()
+            .map(|e| (e.id, Node::WebhookEndpoint(WebhookEndpoint(e))))
+            .collect(),
+        NodeType::WebhookDelivery => webhooks::deliveries_by_ids(services, viewer, ids)
+            .await?
+            .into_iter()
+            .map(|d| (d.id, Node::WebhookDelivery(WebhookDelivery(d))))
             .collect(),
     })
 }

@@ -17,6 +17,7 @@ use super::{
     search::SearchQuery,
     subscriptions::Subscription,
     vendors::{VendorMutation, VendorQuery},
+    webhooks::{WebhookMutation, WebhookQuery},
 };
 use crate::{config::GraphqlConfig, service::Services};
 
@@ -33,6 +34,7 @@ pub struct Query(
     AnalyticsQuery,
     ExchangeRateQuery,
     EventQuery,
+    WebhookQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -44,6 +46,7 @@ pub struct Mutation(
     ApiKeyMutation,
     LedgerMutation,
     ExchangeRateMutation,
+    WebhookMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;

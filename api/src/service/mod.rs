@@ -19,6 +19,7 @@ pub mod stats;
 pub mod users;
 pub mod validate;
 pub mod vendors;
+pub mod webhooks;
 
 use std::{sync::Arc, time::Duration};
 
@@ -26,7 +27,6 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     auth::{AccessTokens, PasswordHasher, Viewer},
-    config::{AuthConfig, LimitsConfig, SearchConfig},
     db::StatementCounter,
     error::AppError,
     search::SearchIndex,
@@ -56,21 +56,29 @@ pub struct Services {
     pub changes: Arc<crate::changes::Changes>,
     /// This replica's tail of the event log, for subscriptions.
     pub broadcaster: Arc<events::live::Broadcaster>,
+    /// Wakes this replica's webhook sender when deliveries were queued.
+    pub webhooks_queued: Arc<tokio::sync::Notify>,
+    pub webhook_config: crate::config::WebhookConfig,
 }
 
 impl Services {
+    /// The services of one process on `db`, with `search` as its engine.
     pub async fn new(
         db: DatabaseConnection,
         statements: StatementCounter,
-        auth: &AuthConfig,
         search: Arc<dyn SearchIndex>,
-        search_config: &SearchConfig,
-        limits_config: &LimitsConfig,
-        schema: Option<&str>,
+        config: &crate::config::Config,
     ) -> Result<Self, AppError> {
+        let auth = &config.auth;
+        let search_config = &config.search;
         Ok(Self {
-            changes: Arc::new(crate::changes::Changes::new(&db, schema)),
+            changes: Arc::new(crate::changes::Changes::new(
+                &db,
+                config.database.schema.as_deref(),
+            )),
             broadcaster: Arc::default(),
+            webhooks_queued: Arc::default(),
+            webhook_config: config.webhooks.clone(),
             db,
             access_tokens: Arc::new(AccessTokens::new(auth)?),
             passwords: PasswordHasher::new(auth).await?,
@@ -79,7 +87,7 @@ impl Services {
             search,
             search_timeout: search_config.search_timeout,
             search_write_timeout: search_config.write_timeout,
-            limiter: Arc::new(limits::Limiter::new(limits_config.clone())),
+            limiter: Arc::new(limits::Limiter::new(config.limits.clone())),
         })
     }
 }

@@ -86,6 +86,9 @@ pub trait Consumer: Send + Sync {
     ) -> Result<(), AppError> {
         Ok(())
     }
+
+    /// After the batch committed (to wake whoever acts on what `record` wrote).
+    fn committed(&self) {}
 }
 
 /// What one batch did.
@@ -164,7 +167,7 @@ pub async fn settled_head(conn: &impl ConnectionTrait) -> Result<Position, AppEr
 }
 
 /// The consumer's cursor, created where it starts if it has none.
-async fn cursor(
+pub async fn cursor(
     conn: &impl ConnectionTrait,
     consumer: &dyn Consumer,
 ) -> Result<consumer_cursor::Model, AppError> {
@@ -283,8 +286,25 @@ async fn run(
         }
         let handled = consumer.handle(db, &events).await;
         let txn = db::begin_write(db).await?;
+        // Under the write lock: if another process on this file moved the cursor
+        // meanwhile (SQLite is one process by design, but nothing stops a second), it
+        // handled these events; recording them again would duplicate its work.
+        let unmoved = consumer_cursor::Entity::find_by_id(consumer.name())
+            .one(&txn)
+            .await?
+            .is_some_and(|c| position(&c) == position(&current));
+        if !unmoved {
+            txn.rollback().await?;
+            return Ok(Ran {
+                skipped: true,
+                ..Ran::default()
+            });
+        }
         let ran = finish(&txn, consumer, &current, &events, handled, now).await?;
         txn.commit().await?;
+        if !ran.failed {
+            consumer.committed();
+        }
         return Ok(ran);
     }
     let txn = db.begin().await?;
@@ -326,6 +346,9 @@ async fn run(
     let handled = consumer.handle(db, &events).await;
     let ran = finish(&txn, consumer, &current, &events, handled, now).await?;
     txn.commit().await?;
+    if !ran.failed {
+        consumer.committed();
+    }
     Ok(ran)
 }
 

@@ -32,23 +32,35 @@ pub const BUFFER: usize = 1_024;
 /// One replica's tail of the log.
 pub struct Broadcaster {
     sender: broadcast::Sender<Arc<event::Model>>,
+    /// Where the tail stands; `None` while nobody subscribes (it then reads nothing).
+    at: tokio::sync::Mutex<Option<Position>>,
 }
 
 impl Default for Broadcaster {
     fn default() -> Self {
         Self {
             sender: broadcast::Sender::new(BUFFER),
+            at: tokio::sync::Mutex::new(None),
         }
     }
 }
 
 impl Broadcaster {
-    fn subscribe(&self) -> broadcast::Receiver<Arc<event::Model>> {
-        self.sender.subscribe()
+    /// A receiver of every event committed from now on: the first subscriber sets where
+    /// the tail starts, before it returns, so nothing committed after it is missed.
+    async fn subscribe(
+        &self,
+        db: &DatabaseConnection,
+    ) -> Result<broadcast::Receiver<Arc<event::Model>>, AppError> {
+        let mut at = self.at.lock().await;
+        if at.is_none() {
+            *at = Some(consumer::settled_head(db).await?);
+        }
+        Ok(self.sender.subscribe())
     }
 
-    /// Tails the log from now on: a batch whenever a change is announced (this
-    /// process's commits, other replicas' notifications), otherwise every `poll`.
+    /// Tails the log while anyone subscribes: a batch whenever a change is announced
+    /// (this process's commits, other replicas' notifications), otherwise every `poll`.
     pub fn spawn(
         self: &Arc<Self>,
         db: DatabaseConnection,
@@ -59,9 +71,8 @@ impl Broadcaster {
         let this = Arc::clone(self);
         tokio::spawn(async move {
             let mut announced = changes.subscribe();
-            let mut at: Option<Position> = None;
             loop {
-                match this.forward(&db, &mut at).await {
+                match this.forward(&db).await {
                     Ok(true) => continue,
                     Ok(false) => {}
                     Err(e) => {
@@ -77,25 +88,22 @@ impl Broadcaster {
         })
     }
 
-    /// Sends what was committed after `at`; `true` when there may be more. With nobody
-    /// subscribed it only keeps up (a later subscriber gets what happens after it came).
-    async fn forward(
-        &self,
-        db: &DatabaseConnection,
-        at: &mut Option<Position>,
-    ) -> Result<bool, AppError> {
-        let from = match *at {
-            Some(position) if self.sender.receiver_count() > 0 => position,
-            _ => {
-                *at = Some(consumer::settled_head(db).await?);
-                return Ok(false);
-            }
+    /// Sends what was committed after the tail's position; `true` when there may be
+    /// more. With nobody subscribed it reads nothing and forgets its position.
+    async fn forward(&self, db: &DatabaseConnection) -> Result<bool, AppError> {
+        let mut at = self.at.lock().await;
+        if self.sender.receiver_count() == 0 {
+            *at = None;
+            return Ok(false);
+        }
+        let Some(from) = *at else {
+            return Ok(false);
         };
         let events = consumer::read_after(db, from, 500).await?;
         let full = events.len() == 500;
         for e in events {
             *at = Some(Position::of(&e));
-            // No receiver left is not an error: the next round only keeps up.
+            // No receiver left is not an error: the next round forgets the position.
             let _ = self.sender.send(Arc::new(e));
         }
         Ok(full)
@@ -178,7 +186,7 @@ pub async fn follow(
         }
     };
     let state = Following {
-        receiver: services.broadcaster.subscribe(),
+        receiver: services.broadcaster.subscribe(&services.db).await?,
         services: services.clone(),
         viewer,
         feed,
