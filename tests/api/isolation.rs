@@ -5,7 +5,8 @@
 //! four partners, a user with no role, a platform admin and an anonymous caller (31).
 //! Objects: users, vendors, team memberships, published and draft programs with their
 //! tiers and rules, partner profiles, applications (pending and approved), partnerships,
-//! invitations, conversions, commissions and API keys (118). An oracle says who may
+//! invitations, conversions, commissions, API keys, and webhook endpoints of vendors and
+//! partners with a delivery each (134). An oracle says who may
 //! see and who may change what; the test checks, case by case:
 //! - reads (`node`, `nodes`, the program-scoped lists, search with `excludeMine`): the
 //!   entitled see the object, everyone else gets exactly the answer a missing ID gets;
@@ -146,6 +147,26 @@ enum Kind {
         partner: usize,
     },
     ApiKey(usize),
+    /// A webhook endpoint and one of its deliveries.
+    Endpoint(Hook),
+    Delivery(Hook),
+}
+
+/// Whose events a webhook endpoint receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hook {
+    Vendor(usize),
+    Partner(usize),
+}
+
+impl Hook {
+    /// Its vendor's owners and admins, or the partner itself.
+    fn managed_by(self, actor: Actor) -> bool {
+        match self {
+            Hook::Vendor(v) => actor.manager(v),
+            Hook::Partner(q) => actor == Actor::Partner(q),
+        }
+    }
 }
 
 impl Kind {
@@ -165,6 +186,8 @@ impl Kind {
             Kind::Conversion { .. } => "Conversion",
             Kind::Commission { .. } => "Commission",
             Kind::ApiKey(_) => "ApiKey",
+            Kind::Endpoint(_) => "WebhookEndpoint",
+            Kind::Delivery(_) => "WebhookDelivery",
         }
     }
 }
@@ -210,6 +233,7 @@ fn sees(actor: Actor, kind: &Kind) -> bool {
                 || actor.key(vendor, Scope::ConversionsWrite)
         }
         Kind::ApiKey(v) => actor.manager(v),
+        Kind::Endpoint(hook) | Kind::Delivery(hook) => hook.managed_by(actor),
     }
 }
 
@@ -288,8 +312,16 @@ fn vendor_of(kind: &Kind) -> usize {
         | Kind::Enrollment { vendor, .. }
         | Kind::Conversion { vendor, .. }
         | Kind::Commission { vendor, .. } => vendor,
-        Kind::User(_) | Kind::Partner(_) => usize::MAX,
+        Kind::Endpoint(Hook::Vendor(v)) | Kind::Delivery(Hook::Vendor(v)) => v,
+        Kind::User(_)
+        | Kind::Partner(_)
+        | Kind::Endpoint(Hook::Partner(_))
+        | Kind::Delivery(Hook::Partner(_)) => usize::MAX,
     }
+}
+
+fn by_hook_owner(actor: Actor, kind: &Kind) -> bool {
+    matches!(*kind, Kind::Endpoint(hook) | Kind::Delivery(hook) if hook.managed_by(actor))
 }
 
 fn by_manager(actor: Actor, kind: &Kind) -> bool {
@@ -308,6 +340,7 @@ fn mutations() -> Vec<Mutation> {
     let is_draft = |k: &Kind| matches!(k, Kind::Program { draft: true, .. });
     let is_application = |k: &Kind| matches!(k, Kind::Application { .. });
     let is_enrollment = |k: &Kind| matches!(k, Kind::Enrollment { .. });
+    let is_endpoint = |k: &Kind| matches!(k, Kind::Endpoint(_));
     vec![
         Mutation {
             name: "updateVendor",
@@ -502,6 +535,69 @@ fn mutations() -> Vec<Mutation> {
             targets: |k| matches!(k, Kind::ApiKey(_)),
             entitled: by_manager,
             input: |id, _| json!({ "apiKeyId": id }),
+        },
+        Mutation {
+            name: "createWebhookEndpoint",
+            input_type: "CreateWebhookEndpointInput",
+            targets: is_vendor,
+            entitled: by_manager,
+            input: |id, _| json!({ "vendorId": id, "url": format!("http://127.0.0.1:9/intruder/{id}"), "eventTypes": ["application.submitted"] }),
+        },
+        Mutation {
+            name: "updateWebhookEndpoint",
+            input_type: "UpdateWebhookEndpointInput",
+            targets: is_endpoint,
+            entitled: by_hook_owner,
+            input: |id, _| json!({ "id": id, "description": "Changed by someone" }),
+        },
+        Mutation {
+            name: "pauseWebhookEndpoint",
+            input_type: "WebhookEndpointInput",
+            targets: is_endpoint,
+            entitled: by_hook_owner,
+            input: |id, _| json!({ "id": id }),
+        },
+        Mutation {
+            name: "resumeWebhookEndpoint",
+            input_type: "WebhookEndpointInput",
+            targets: is_endpoint,
+            entitled: by_hook_owner,
+            input: |id, _| json!({ "id": id }),
+        },
+        Mutation {
+            name: "rotateWebhookSecret",
+            input_type: "WebhookEndpointInput",
+            targets: is_endpoint,
+            entitled: by_hook_owner,
+            input: |id, _| json!({ "id": id }),
+        },
+        Mutation {
+            name: "sendTestWebhook",
+            input_type: "WebhookEndpointInput",
+            targets: is_endpoint,
+            entitled: by_hook_owner,
+            input: |id, _| json!({ "id": id }),
+        },
+        Mutation {
+            name: "replayWebhooks",
+            input_type: "ReplayWebhooksInput",
+            targets: is_endpoint,
+            entitled: by_hook_owner,
+            input: |id, _| json!({ "endpointId": id, "since": "2000-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z" }),
+        },
+        Mutation {
+            name: "deleteWebhookEndpoint",
+            input_type: "WebhookEndpointInput",
+            targets: is_endpoint,
+            entitled: by_hook_owner,
+            input: |id, _| json!({ "id": id }),
+        },
+        Mutation {
+            name: "redeliverWebhook",
+            input_type: "RedeliverWebhookInput",
+            targets: |k| matches!(k, Kind::Delivery(_)),
+            entitled: by_hook_owner,
+            input: |id, _| json!({ "deliveryId": id }),
         },
         Mutation {
             name: "changeVendorMemberRole",
@@ -815,6 +911,58 @@ async fn build_world(app: &TestApp) -> World {
     api::service::ledger::approve_due(&app.services, Utc::now() + chrono::Duration::days(40))
         .await
         .unwrap();
+    // Webhook endpoints of every vendor and partner, each with a test delivery (to a
+    // port nobody listens on; no sender runs here).
+    let mut endpoints = Vec::new();
+    for (hook, client, vendor_id) in (0..VENDORS)
+        .map(|v| {
+            let vendor = objects
+                .iter()
+                .find(|o| o.kind == Kind::Vendor(v))
+                .map(|o| json!(o.id));
+            (
+                Hook::Vendor(v),
+                clients[&Actor::Team(v, Role::Owner)].clone(),
+                vendor,
+            )
+        })
+        .chain((0..PARTNERS).map(|q| (Hook::Partner(q), clients[&Actor::Partner(q)].clone(), None)))
+        .collect::<Vec<_>>()
+    {
+        let created = client
+            .gql(
+                "mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } userErrors { code } } }",
+                json!({ "input": { "vendorId": vendor_id, "url": format!("http://127.0.0.1:9/{hook:?}"),
+                    "eventTypes": ["application.submitted", "application.approved", "enrollment.created"] } }),
+            )
+            .await;
+        let id = created.data("createWebhookEndpoint")["endpoint"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{:#}", created.body))
+            .to_owned();
+        objects.push(Object {
+            kind: Kind::Endpoint(hook),
+            id: id.clone(),
+            version: 0,
+        });
+        endpoints.push((hook, client, id));
+    }
+    for (hook, client, id) in endpoints {
+        let test = client
+            .gql(
+                "mutation($input: WebhookEndpointInput!) { sendTestWebhook(input: $input) { delivery { id } } }",
+                json!({ "input": { "id": id } }),
+            )
+            .await;
+        objects.push(Object {
+            kind: Kind::Delivery(hook),
+            id: test.data("sendTestWebhook")["delivery"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{:#}", test.body))
+                .to_owned(),
+            version: 0,
+        });
+    }
     app.drain_search().await;
     World {
         clients,
@@ -835,7 +983,10 @@ async fn app_partner_id(client: &Client) -> String {
 /// Every row a mutation could touch (API keys without their last-use stamp, which each
 /// key request moves), to prove refusals wrote nothing.
 async fn snapshot(app: &TestApp) -> Vec<String> {
-    use entity::{api_key, commission, conversion, invitation, program_stats, refresh_token, user};
+    use entity::{
+        api_key, commission, conversion, invitation, program_stats, refresh_token, user,
+        webhook_delivery, webhook_endpoint,
+    };
     use sea_orm::{EntityTrait, QueryOrder};
     let db = &app.services.db;
     let mut rows = app.market_snapshot().await;
@@ -846,7 +997,15 @@ async fn snapshot(app: &TestApp) -> Vec<String> {
             }
         )*};
     }
-    rows!(conversion, commission, invitation, refresh_token, user);
+    rows!(
+        conversion,
+        commission,
+        invitation,
+        refresh_token,
+        user,
+        webhook_endpoint,
+        webhook_delivery
+    );
     for stats in program_stats::Entity::find()
         .order_by_asc(program_stats::Column::ProgramId)
         .all(db)
@@ -1134,6 +1293,15 @@ async fn positive_controls(app: &TestApp, world: &World, mutations: &[Mutation])
         "removeVendorMember",
         "pauseProgram",
         "archiveProgram",
+        "createWebhookEndpoint",
+        "updateWebhookEndpoint",
+        "pauseWebhookEndpoint",
+        "resumeWebhookEndpoint",
+        "rotateWebhookSecret",
+        "sendTestWebhook",
+        "replayWebhooks",
+        "redeliverWebhook",
+        "deleteWebhookEndpoint",
     ];
     let mut used: Vec<String> = Vec::new();
     let mut suspended: Option<String> = None;
@@ -1165,6 +1333,8 @@ async fn positive_controls(app: &TestApp, world: &World, mutations: &[Mutation])
                 .iter()
                 .find(|o| Some(&o.id) == suspended.as_ref()),
             "archiveProgram" => candidates.iter().find(|o| Some(&o.id) == paused.as_ref()),
+            // Every vendor served an earlier control; creating does not change the vendor.
+            "createWebhookEndpoint" => candidates.first(),
             _ => candidates.iter().find(|o| !used.contains(&o.id)),
         };
         let Some(target) = target else {

@@ -505,6 +505,8 @@ pub async fn redeliver(
     actor: &Actor,
     delivery_id: i64,
 ) -> Result<webhook_delivery::Model, AppError> {
+    // Before looking: whether it exists is nobody's business but its owner's.
+    actor.viewer.require_user()?;
     let original = webhook_delivery::Entity::find_by_id(delivery_id)
         .one(&services.db)
         .await?
