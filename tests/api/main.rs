@@ -17,6 +17,7 @@ mod isolation;
 mod ledger;
 mod limits;
 mod listing;
+mod meili_order;
 mod migrations;
 mod programs;
 mod readme_limits;

@@ -38,7 +38,67 @@ pub struct TestApp {
     /// The flags it was started with (a replica starts with the same).
     extra: Vec<String>,
     database: TestDatabase,
+    /// The Meilisearch index this test created (deleted when it ends); replicas share it
+    /// and leave it alone.
+    own_index: Option<MeiliIndex>,
     _data_dir: tempfile::TempDir,
+}
+
+/// A Meilisearch index of one test: its own prefix, so tests in parallel never write into
+/// each other's documents (nor into the development server's `marketplace_programs`).
+struct MeiliIndex {
+    url: String,
+    api_key: Option<String>,
+    uid: String,
+}
+
+impl MeiliIndex {
+    /// With `MEILISEARCH_URL` set, a fresh prefix for this test; `None` otherwise.
+    fn fresh() -> Option<(Self, String)> {
+        let url = std::env::var("MEILISEARCH_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let mut suffix = [0u8; 6];
+        getrandom::fill(&mut suffix).expect("random bytes");
+        let prefix = format!(
+            "test_{}_",
+            suffix
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        let index = Self {
+            url: url.trim_end_matches('/').to_owned(),
+            api_key: std::env::var("MEILISEARCH_API_KEY")
+                .ok()
+                .filter(|k| !k.is_empty()),
+            uid: format!("{prefix}programs"),
+        };
+        Some((index, prefix))
+    }
+
+    /// Deletes the index; from `Drop`, so on a thread with a runtime of its own.
+    fn delete(&self) {
+        let url = format!("{}/indexes/{}", self.url, self.uid);
+        let key = self.api_key.clone();
+        let deleting = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let mut request = reqwest::Client::new()
+                    .delete(url)
+                    .timeout(std::time::Duration::from_secs(5));
+                if let Some(key) = key {
+                    request = request.bearer_auth(key);
+                }
+                // Best effort: a test that already failed must not panic again here.
+                let _ = request.send().await;
+            });
+        });
+        let _ = deleting.join();
+    }
 }
 
 impl TestApp {
@@ -76,7 +136,18 @@ impl TestApp {
     async fn spawn_full(extra: &[&str], search: SearchSetup) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let database = TestDatabase::create(data_dir.path()).await;
-        Self::start(extra, search, database, data_dir).await
+        let meili = matches!(search, SearchSetup::Configured)
+            .then(MeiliIndex::fresh)
+            .flatten();
+        let Some((index, prefix)) = meili else {
+            return Self::start(extra, search, database, data_dir).await;
+        };
+        // The prefix goes with the flags, so a replica uses the same index.
+        let mut flags = extra.to_vec();
+        flags.extend(["--search-index-prefix", &prefix]);
+        let mut app = Self::start(&flags, search, database, data_dir).await;
+        app.own_index = Some(index);
+        app
     }
 
     async fn start(
@@ -165,6 +236,7 @@ impl TestApp {
             handle,
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
             database,
+            own_index: None,
             _data_dir: data_dir,
         }
     }
@@ -313,5 +385,8 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Not awaited: the runtime is going away with the test anyway.
         drop(self.handle.stop(false));
+        if let Some(index) = &self.own_index {
+            index.delete();
+        }
     }
 }

@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 
 use meilisearch_sdk::{
     client::{Client, SwapIndexes},
-    errors::Error as MeiliError,
+    errors::{Error as MeiliError, ErrorCode},
     search::{MatchingStrategies, SearchQuery, SearchResults, Selectors},
     settings::{
         FacetingSettings, MinWordSizeForTypos, PaginationSetting, Settings, TypoToleranceSettings,
     },
     task_info::TaskInfo,
+    tasks::{Task, TasksSearchQuery},
 };
 use serde::Deserialize;
 
@@ -60,7 +61,7 @@ const FILTERABLE: [&str; 14] = [
     "average_earnings_usd_cents",
     "approval_rate_bps",
 ];
-const SORTABLE: [&str; 4] = [
+pub const SORTABLE: [&str; 4] = [
     "published_at",
     "best_rate_bps",
     "average_earnings_usd_cents",
@@ -261,12 +262,13 @@ impl MeilisearchIndex {
     /// has been sortable). It keeps serving the old documents while they are replaced.
     async fn ensure(&self, uid: &str) -> Result<bool, SearchError> {
         with_timeout(self.config.write_timeout, async {
-            let task = self
-                .client
-                .create_index(uid, Some(PRIMARY_KEY))
-                .await
-                .map_err(unavailable)?;
-            let mut refill = self.wait(task).await.is_ok();
+            let mut refill = match self.client.get_index(uid).await {
+                Ok(_) => false,
+                Err(MeiliError::Meilisearch(e)) if e.error_code == ErrorCode::IndexNotFound => {
+                    self.create(uid).await?
+                }
+                Err(e) => return Err(unavailable(e)),
+            };
             if !refill {
                 let mut sortable = self
                     .client
@@ -291,6 +293,66 @@ impl MeilisearchIndex {
         .await
     }
 
+    /// Waits until no earlier write to `uid` is still queued or running at the server.
+    ///
+    /// A write whose call timed out may still be applied later (Meilisearch queued it, or
+    /// will, once it reads the request): sending a newer state of the same documents
+    /// before it has finished could let the older one land last. So every write first
+    /// waits for the index's unfinished tasks — whoever sent them (this process before a
+    /// timeout or a crash, another replica) — and gives up, as unavailable, if they do
+    /// not finish in time; the consumer's cursor then stays where it was and the batch is
+    /// sent again later, after them.
+    async fn settle(&self, uid: &str) -> Result<(), SearchError> {
+        let mut query = TasksSearchQuery::new(&self.client);
+        query
+            .with_index_uids([uid])
+            .with_statuses(["enqueued", "processing"]);
+        let unfinished = self
+            .client
+            .get_tasks_with(&query)
+            .await
+            .map_err(unavailable)?;
+        for task in unfinished.results {
+            self.client
+                .wait_for_task(task, Some(TASK_POLL), Some(self.config.write_timeout))
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    /// Creates `uid`; `true` if this call created it, `false` if another replica did
+    /// meanwhile (any other failure is an error, not "it exists").
+    async fn create(&self, uid: &str) -> Result<bool, SearchError> {
+        let task = self
+            .client
+            .create_index(uid, Some(PRIMARY_KEY))
+            .await
+            .map_err(unavailable)?
+            .wait_for_completion(
+                &self.client,
+                Some(TASK_POLL),
+                Some(self.config.write_timeout),
+            )
+            .await
+            .map_err(unavailable)?;
+        match task {
+            Task::Succeeded { .. } => Ok(true),
+            Task::Failed { content }
+                if content.error.error_code == ErrorCode::IndexAlreadyExists =>
+            {
+                Ok(false)
+            }
+            Task::Failed { content } => Err(SearchError::Internal(anyhow::anyhow!(
+                "meilisearch could not create index {uid}: {}",
+                content.error
+            ))),
+            Task::Enqueued { .. } | Task::Processing { .. } => Err(SearchError::Unavailable(
+                format!("meilisearch did not create index {uid} in time"),
+            )),
+        }
+    }
+
     async fn write(&self, uid: &str, changes: Vec<Change>) -> Result<(), SearchError> {
         let mut upserts = Vec::new();
         let mut deletes = Vec::new();
@@ -302,6 +364,7 @@ impl MeilisearchIndex {
         }
         let index = self.client.index(uid);
         with_timeout(self.config.write_timeout, async {
+            self.settle(uid).await?;
             if !upserts.is_empty() {
                 let task = index
                     .add_or_replace(&upserts, Some(PRIMARY_KEY))
