@@ -70,6 +70,46 @@ async fn a_partner_sees_the_vendors_decision_on_their_application_as_it_happens(
 }
 
 #[tokio::test]
+async fn a_subscriber_gets_nothing_that_had_committed_before_it_subscribed() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    let app = TestApp::spawn().await;
+    let market = app.market("horizon").await;
+    // On PostgreSQL a transaction running elsewhere holds the log's settled head back:
+    // the broadcaster may forward only what is older than it.
+    let db = &app.services.db;
+    let blocker = db.begin().await.unwrap();
+    if db.get_database_backend() == DbBackend::Postgres {
+        blocker
+            .execute_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT pg_current_xact_id()",
+            ))
+            .await
+            .unwrap();
+    }
+    // Committed before the partner subscribes…
+    let applied = app.applied(&market.partner, &market, json!({})).await;
+    let mut ws = app.ws_for(market.partner.token()).await;
+    ws.subscribe("1", MY_APPLICATIONS, json!({})).await;
+    settle().await;
+    // …and forwarded only after (once the blocker ends): it must not be sent.
+    blocker.commit().await.unwrap();
+    market
+        .owner
+        .gql(
+            APPROVE,
+            json!({ "input": { "applicationId": applied["id"] } }),
+        )
+        .await;
+    let update = next_of(ws.recv().await.message(), "1");
+    assert_eq!(update["myApplicationUpdated"]["status"], "APPROVED");
+    assert!(
+        ws.silent_for(Duration::from_millis(500)).await,
+        "one update: the approval, not the submission from before"
+    );
+}
+
+#[tokio::test]
 async fn the_team_follows_new_applications_until_a_member_is_removed() {
     let app = TestApp::spawn().await;
     let market = app.market("team").await;
@@ -174,6 +214,7 @@ async fn anyone_follows_a_published_listing() {
         .subscribe("mine", MY_APPLICATIONS, json!({}))
         .await;
     let refused = anonymous.recv().await.message();
+    assert_eq!(refused["id"], "mine");
     assert_eq!(refusal_code(&refused), "UNAUTHENTICATED");
 }
 

@@ -185,8 +185,12 @@ pub async fn follow(
             Scope::Listing(program_id)
         }
     };
+    let receiver = services.broadcaster.subscribe(&services.db).await?;
+    // After the receiver exists: whatever commits after this can only reach it.
+    let horizon = Horizon::now(&services.db).await?;
     let state = Following {
-        receiver: services.broadcaster.subscribe(&services.db).await?,
+        receiver,
+        horizon,
         services: services.clone(),
         viewer,
         feed,
@@ -209,6 +213,8 @@ pub async fn follow(
 /// payment of several commissions is one event and several updates).
 struct Following {
     receiver: broadcast::Receiver<Arc<event::Model>>,
+    /// What had committed when it subscribed: the broadcast may still carry some of it.
+    horizon: Horizon,
     services: Services,
     viewer: Viewer,
     feed: Feed,
@@ -231,7 +237,7 @@ impl Following {
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,
             };
-            if !concerns(self.feed, self.scope, &event) {
+            if self.horizon.saw(&event) || !concerns(self.feed, self.scope, &event) {
                 continue;
             }
             match updates(&self.services, &self.viewer, self.feed, self.scope, &event).await {
@@ -241,6 +247,75 @@ impl Following {
                 // unpublished): the subscription ends with the reason.
                 Err(e) => return Some(Err(e)),
             }
+        }
+    }
+}
+
+/// The events committed when a subscription started, which it must not be sent.
+///
+/// The broadcaster's tail starts at the log's *settled* head (on PostgreSQL, below the
+/// oldest transaction in flight anywhere in the cluster), so a new subscriber may be
+/// handed events that had committed before it subscribed. On PostgreSQL the horizon is
+/// the snapshot taken when subscribing — an event was committed then exactly when its
+/// transaction is visible in that snapshot; on SQLite, which commits one writer at a time
+/// in id order, it is the last id.
+enum Horizon {
+    Snapshot {
+        xmin: i64,
+        xmax: i64,
+        in_flight: Vec<i64>,
+    },
+    LastId(i64),
+}
+
+impl Horizon {
+    async fn now(db: &DatabaseConnection) -> Result<Self, AppError> {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        let backend = db.get_database_backend();
+        if backend == DbBackend::Postgres {
+            let row = db
+                .query_one_raw(Statement::from_string(
+                    backend,
+                    "SELECT pg_current_snapshot()::text AS s",
+                ))
+                .await?
+                .ok_or_else(|| AppError::internal(anyhow::anyhow!("no snapshot")))?;
+            let text: String = row.try_get("", "s")?;
+            return Self::parse_snapshot(&text)
+                .ok_or_else(|| AppError::internal(anyhow::anyhow!("unreadable snapshot {text}")));
+        }
+        let last = consumer::head(db).await?;
+        Ok(Self::LastId(last.id))
+    }
+
+    /// `xmin:xmax:xip,xip,…` (PostgreSQL's `pg_snapshot` as text).
+    fn parse_snapshot(text: &str) -> Option<Self> {
+        let mut parts = text.splitn(3, ':');
+        let xmin = parts.next()?.parse().ok()?;
+        let xmax = parts.next()?.parse().ok()?;
+        let in_flight = parts
+            .next()?
+            .split(',')
+            .filter(|x| !x.is_empty())
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .ok()?;
+        Some(Self::Snapshot {
+            xmin,
+            xmax,
+            in_flight,
+        })
+    }
+
+    /// Whether `e` had committed when the subscription started.
+    fn saw(&self, e: &event::Model) -> bool {
+        match self {
+            Self::Snapshot {
+                xmin,
+                xmax,
+                in_flight,
+            } => e.txid < *xmin || (e.txid < *xmax && !in_flight.contains(&e.txid)),
+            Self::LastId(last) => e.id <= *last,
         }
     }
 }
@@ -358,4 +433,45 @@ fn payload_ids(payload: &serde_json::Value, key: &str, type_name: &str) -> Vec<i
             (kind == type_name).then(|| id.parse().ok()).flatten()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: i64, txid: i64) -> event::Model {
+        event::Model {
+            id,
+            txid,
+            event_type: "program.updated".into(),
+            occurred_at: chrono::Utc::now(),
+            actor_user_id: None,
+            actor_api_key_id: None,
+            request_id: None,
+            vendor_id: None,
+            program_id: None,
+            partner_id: None,
+            subject_type: "Program".into(),
+            subject_id: None,
+            payload: serde_json::json!({ "v": 1 }),
+        }
+    }
+
+    #[test]
+    fn a_subscriber_skips_exactly_what_had_committed_when_it_subscribed() {
+        let horizon = Horizon::parse_snapshot("100:105:101,103").unwrap();
+        // Committed before: older than every running transaction, or finished in between.
+        assert!(horizon.saw(&event(9, 99)));
+        assert!(horizon.saw(&event(10, 102)));
+        assert!(horizon.saw(&event(10, 104)));
+        // Running then (they commit later), or started after: the subscriber gets them.
+        assert!(!horizon.saw(&event(8, 101)));
+        assert!(!horizon.saw(&event(11, 103)));
+        assert!(!horizon.saw(&event(12, 105)));
+        let quiet = Horizon::parse_snapshot("7:7:").unwrap();
+        assert!(quiet.saw(&event(1, 6)) && !quiet.saw(&event(2, 7)));
+        assert!(Horizon::parse_snapshot("garbage").is_none());
+        let sqlite = Horizon::LastId(5);
+        assert!(sqlite.saw(&event(5, 0)) && !sqlite.saw(&event(6, 0)));
+    }
 }
