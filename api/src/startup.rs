@@ -294,7 +294,7 @@ pub async fn prepare(config: &Config, search: SearchSetup) -> anyhow::Result<Ser
                 &entity::program::Column::Status,
                 entity::program::ProgramStatus::Published,
             ));
-            let queued = events::request_reindex(&services.db, listed)
+            let queued = events::request_reindex(&services.db, listed, events::REINDEX_CHUNK)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             tracing::info!(

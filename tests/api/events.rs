@@ -596,3 +596,41 @@ async fn an_event_whose_transaction_commits_late_is_not_skipped() {
     };
     assert_eq!(vendors, [Some(1), Some(2)], "both, the late one included");
 }
+
+#[tokio::test]
+async fn a_new_index_is_filled_by_reindex_requests_written_range_by_range() {
+    use entity::program::{self, ProgramStatus};
+    let app = TestApp::spawn().await;
+    for name in ["reindex-a", "reindex-b", "reindex-c"] {
+        app.market(name).await;
+    }
+    let published: Vec<i64> = program::Entity::find()
+        .filter(program::Column::Status.eq(ProgramStatus::Published))
+        .order_by_asc(program::Column::Id)
+        .all(&app.services.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert!(published.len() >= 3);
+    let listed =
+        sea_orm::Condition::all().add(program::Column::Status.eq(ProgramStatus::Published));
+    // One program per statement: the ranges must cover each exactly once.
+    let queued = api::service::events::request_reindex(&app.services.db, listed, 1)
+        .await
+        .unwrap();
+    assert_eq!(queued, published.len() as u64);
+    let requested: Vec<i64> = event::Entity::find()
+        .filter(event::Column::EventType.eq("search.reindex_requested"))
+        .order_by_asc(event::Column::Id)
+        .all(&app.services.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| e.program_id)
+        .collect();
+    assert_eq!(requested, published);
+    // The indexer takes them like any other program event.
+    assert!(app.drain_search().await >= published.len());
+}
