@@ -289,12 +289,24 @@ pub async fn prepare(config: &Config, search: SearchSetup) -> anyhow::Result<Ser
             .await
             .map_err(|e| anyhow::anyhow!("webhook dispatcher: {e:?}"))?;
         if created {
-            // A new, empty index: the indexer fills it from the database.
+            // A new, empty index: the indexer fills it from the database. What the log
+            // holds before the reindex requests is superseded by them (at 1M programs,
+            // ~2M events the indexer would otherwise work through first).
+            let superseded = consumer::settled_head(&services.db)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             let listed = sea_orm::Condition::all().add(sea_orm::ColumnTrait::eq(
                 &entity::program::Column::Status,
                 entity::program::ProgramStatus::Published,
             ));
             let queued = events::request_reindex(&services.db, listed, events::REINDEX_CHUNK)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let indexer = SearchIndexer {
+                engine: Arc::clone(&services.search),
+                write_timeout: config.search.write_timeout,
+            };
+            consumer::skip_to(&services.db, &indexer, superseded)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             tracing::info!(

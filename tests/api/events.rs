@@ -634,3 +634,45 @@ async fn a_new_index_is_filled_by_reindex_requests_written_range_by_range() {
     // The indexer takes them like any other program event.
     assert!(app.drain_search().await >= published.len());
 }
+
+#[tokio::test]
+async fn a_new_index_skips_the_events_its_reindex_requests_supersede() {
+    use entity::program::{self, ProgramStatus};
+    use sea_orm::{DbBackend, PaginatorTrait};
+    let app = TestApp::spawn().await;
+    for name in ["skip-a", "skip-b"] {
+        app.market(name).await;
+    }
+    let before = app.search_backlog().await;
+    assert!(before > 0, "the fixtures' events wait for the indexer");
+    // A replica starts with a new, empty index: it queues every listed program and
+    // moves the indexer past what those requests supersede.
+    let replica = app.replica().await;
+    let published = program::Entity::find()
+        .filter(program::Column::Status.eq(ProgramStatus::Published))
+        .count(&app.services.db)
+        .await
+        .unwrap();
+    let after = replica.search_backlog().await;
+    if app.services.db.get_database_backend() == DbBackend::Sqlite {
+        assert_eq!(after, published, "only the reindex requests are left");
+    } else {
+        // PostgreSQL moves only to the settled head, which other transactions of a
+        // busy cluster may hold back a little.
+        assert!(
+            after < before + published,
+            "{after} ≥ {before} + {published}"
+        );
+    }
+    replica.drain_search().await;
+    let found = replica
+        .anonymous()
+        .gql("{ searchPrograms(query: \"\") { totalCount } }", json!({}))
+        .await;
+    assert_eq!(
+        found.data("searchPrograms")["totalCount"],
+        json!(published),
+        "{:#}",
+        found.body
+    );
+}

@@ -486,6 +486,32 @@ pub async fn rewind(conn: &impl ConnectionTrait, name: &str, to: Position) -> Re
     Ok(())
 }
 
+/// Moves a consumer's cursor forward to `to` (never back): the events up to it are
+/// superseded (a new search index is filled from reindex requests written after them).
+pub async fn skip_to(
+    conn: &impl ConnectionTrait,
+    consumer: &dyn Consumer,
+    to: Position,
+) -> Result<(), AppError> {
+    cursor(conn, consumer).await?;
+    consumer_cursor::Entity::update_many()
+        .col_expr(consumer_cursor::Column::Txid, Expr::value(to.txid))
+        .col_expr(consumer_cursor::Column::EventId, Expr::value(to.id))
+        .filter(consumer_cursor::Column::Consumer.eq(consumer.name()))
+        .filter(
+            Condition::any()
+                .add(consumer_cursor::Column::Txid.lt(to.txid))
+                .add(
+                    Condition::all()
+                        .add(consumer_cursor::Column::Txid.eq(to.txid))
+                        .add(consumer_cursor::Column::EventId.lt(to.id)),
+                ),
+        )
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// A consumer's background loop: a batch whenever a change is announced (this process's
 /// commits, other replicas' notifications), otherwise every `poll` (retries, and what a
 /// lost notification would have announced).
