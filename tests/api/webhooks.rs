@@ -637,3 +637,45 @@ async fn two_replicas_send_each_attempt_once() {
     assert_eq!(before, expected, "every event delivered");
     assert_eq!(ids.len(), before, "and each exactly once");
 }
+
+#[tokio::test]
+async fn with_no_endpoint_the_dispatcher_skips_the_log_and_an_endpoint_created_later_still_gets_its_events()
+ {
+    use api::service::{
+        events::consumer,
+        webhooks::dispatch::{Dispatcher, NAME},
+    };
+    let app = TestApp::spawn().await;
+    let market = app.market("skip-log").await;
+    app.applied(&market.partner, &market, json!({})).await;
+    let backlog = || async {
+        consumer::backlog(&app.services.db, NAME)
+            .await
+            .unwrap()
+            .events
+    };
+    assert!(backlog().await > 0, "the fixture's events wait");
+    // Nobody registered an endpoint: nothing is read, the cursor moves to the head.
+    let dispatcher = Dispatcher {
+        queued: std::sync::Arc::clone(&app.services.webhooks_queued),
+    };
+    let read = consumer::drain(&app.services.db, &dispatcher)
+        .await
+        .unwrap();
+    assert_eq!(read, 0, "no event read");
+    assert_eq!(backlog().await, 0);
+    // An endpoint registered now gets what happens from now on.
+    let receiver = Receiver::start(0).await;
+    endpoint(
+        &market.owner,
+        &market.vendor_id,
+        &receiver.url,
+        &["application.submitted"],
+    )
+    .await;
+    app.applied(&market.other_partner, &market, json!({})).await;
+    app.deliver_webhooks().await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].json()["type"], "application.submitted");
+}

@@ -46,6 +46,17 @@ impl Consumer for Dispatcher {
         self.queued.notify_one();
     }
 
+    fn skippable(&self) -> bool {
+        true
+    }
+
+    /// Endpoints get only events from their creation on: with none registered, nothing
+    /// in the log is owed to anyone.
+    async fn concerned(&self, txn: &DatabaseTransaction) -> Result<bool, AppError> {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        Ok(entity::webhook_endpoint::Entity::find().count(txn).await? > 0)
+    }
+
     async fn record(
         &self,
         txn: &DatabaseTransaction,
