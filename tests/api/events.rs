@@ -654,15 +654,11 @@ async fn a_new_index_skips_the_events_its_reindex_requests_supersede() {
         .await
         .unwrap();
     let after = replica.search_backlog().await;
+    // On PostgreSQL the cursor moves only to the settled head, which any transaction
+    // running in the (shared, busy) cluster holds back: how far it got there is not
+    // deterministic, so the count is checked on SQLite; both check the index below.
     if app.services.db.get_database_backend() == DbBackend::Sqlite {
         assert_eq!(after, published, "only the reindex requests are left");
-    } else {
-        // PostgreSQL moves only to the settled head, which other transactions of a
-        // busy cluster may hold back a little.
-        assert!(
-            after < before + published,
-            "{after} ≥ {before} + {published}"
-        );
     }
     replica.drain_search().await;
     let found = replica
