@@ -119,12 +119,7 @@ async fn skip_unconcerned(
     if (head.txid, head.id) <= (at.txid, at.id) || consumer.concerned(txn).await? {
         return Ok(false);
     }
-    consumer_cursor::Entity::update_many()
-        .col_expr(consumer_cursor::Column::Txid, Expr::value(head.txid))
-        .col_expr(consumer_cursor::Column::EventId, Expr::value(head.id))
-        .filter(consumer_cursor::Column::Consumer.eq(consumer.name()))
-        .exec(txn)
-        .await?;
+    forward(txn, consumer.name(), head).await?;
     Ok(true)
 }
 
@@ -542,10 +537,15 @@ pub async fn skip_to(
     to: Position,
 ) -> Result<(), AppError> {
     cursor(conn, consumer).await?;
+    forward(conn, consumer.name(), to).await
+}
+
+/// Moves the cursor named `name` to `to` if it stands before it.
+async fn forward(conn: &impl ConnectionTrait, name: &str, to: Position) -> Result<(), AppError> {
     consumer_cursor::Entity::update_many()
         .col_expr(consumer_cursor::Column::Txid, Expr::value(to.txid))
         .col_expr(consumer_cursor::Column::EventId, Expr::value(to.id))
-        .filter(consumer_cursor::Column::Consumer.eq(consumer.name()))
+        .filter(consumer_cursor::Column::Consumer.eq(name))
         .filter(
             Condition::any()
                 .add(consumer_cursor::Column::Txid.lt(to.txid))
