@@ -152,10 +152,7 @@ async fn run(size: u64, rounds: usize) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let generated = started.elapsed();
-    let indexer = api::service::indexer::SearchIndexer {
-        engine: std::sync::Arc::clone(&services.search),
-        write_timeout: Duration::from_secs(300),
-    };
+    let indexer = api::service::indexer::SearchIndexer::new(&services, Duration::from_secs(300));
     let indexed_rows = api::service::events::consumer::drain(&services.db, &indexer)
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;

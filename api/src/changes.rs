@@ -29,6 +29,9 @@ pub struct Changes {
     wake: tokio::sync::watch::Sender<u64>,
     /// The PostgreSQL channel replicas announce on; `None` on SQLite (one process).
     channel: Option<String>,
+    /// This process's mark on its announcements (the payload of its `NOTIFY`s): it hears
+    /// them on its own channel too, and must not count a change it already counted.
+    origin: String,
 }
 
 impl Changes {
@@ -45,6 +48,7 @@ impl Changes {
             generation: AtomicU64::new(0),
             wake: tokio::sync::watch::Sender::new(0),
             channel,
+            origin: origin(),
         }
     }
 
@@ -74,8 +78,8 @@ impl Changes {
         };
         let notify = Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT pg_notify($1, '')",
-            [channel.clone().into()],
+            "SELECT pg_notify($1, $2)",
+            [channel.clone().into(), self.origin.clone().into()],
         );
         if let Err(e) = db.execute_raw(notify).await {
             // The other replicas' copies expire on their time-to-live instead.
@@ -136,13 +140,27 @@ async fn connect(url: &str, channel: &str) -> Result<PgListener, sea_orm::sqlx::
     Ok(listener)
 }
 
-/// Listens until the connection breaks; every notification moves the generation.
+/// Listens until the connection breaks; every other process's notification moves the
+/// generation.
 async fn listen_on(
     changes: &Changes,
     mut listener: PgListener,
 ) -> Result<(), sea_orm::sqlx::Error> {
-    while listener.try_recv().await?.is_some() {
-        changes.bump();
+    while let Some(notification) = listener.try_recv().await? {
+        if changes.origin.is_empty() || notification.payload() != changes.origin {
+            changes.bump();
+        }
     }
     Ok(())
+}
+
+/// A mark no other process draws: 16 random bytes in hex.
+fn origin() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // Without a mark every notification counts, own ones included: extra cache
+        // misses, never a stale answer.
+        return String::new();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -109,10 +109,7 @@ async fn reindex(config: api::config::Config) -> anyhow::Result<()> {
         api::service::search::reindex(&services, 500, |done, total| bar.update(done, total))
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let indexer = api::service::indexer::SearchIndexer {
-        engine: std::sync::Arc::clone(&services.search),
-        write_timeout: config.search.write_timeout,
-    };
+    let indexer = api::service::indexer::SearchIndexer::new(&services, config.search.write_timeout);
     let replayed = api::service::events::consumer::drain(&services.db, &indexer)
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;

@@ -139,10 +139,7 @@ impl Application {
             stopped.clone(),
         )];
         if config.search.worker {
-            let indexer = SearchIndexer {
-                engine: Arc::clone(&services.search),
-                write_timeout: config.search.write_timeout,
-            };
+            let indexer = SearchIndexer::new(&services, config.search.write_timeout);
             consumers.push(consumer::spawn(
                 services.db.clone(),
                 Arc::new(indexer),
@@ -302,10 +299,7 @@ pub async fn prepare(config: &Config, search: SearchSetup) -> anyhow::Result<Ser
             let queued = events::request_reindex(&services.db, listed, events::REINDEX_CHUNK)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            let indexer = SearchIndexer {
-                engine: Arc::clone(&services.search),
-                write_timeout: config.search.write_timeout,
-            };
+            let indexer = SearchIndexer::new(&services, config.search.write_timeout);
             consumer::skip_to(&services.db, &indexer, superseded)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;

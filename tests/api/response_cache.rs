@@ -240,3 +240,51 @@ async fn a_change_on_one_replica_reaches_the_cache_of_another() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_change_this_process_announced_does_not_come_back_as_another_change() {
+    // On PostgreSQL the announcement is also a NOTIFY this process listens to: hearing
+    // its own would move the generation a second time, a few milliseconds later, and
+    // throw away every answer cached in between (a repeated query then misses).
+    let app = TestApp::spawn().await;
+    let changes = &app.services.changes;
+    for _ in 0..5 {
+        let before = changes.generation();
+        changes.announce(&app.services.db).await;
+        assert_eq!(changes.generation(), before + 1, "the announcement itself");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            changes.generation(),
+            before + 1,
+            "nothing else was announced, so nothing else may move the generation"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_search_cached_before_the_index_caught_up_is_not_served_after_it_did() {
+    // Search lags the database by the indexer's batch: an answer computed in between is
+    // right for that moment, and the indexer's write is a change like any commit.
+    let app =
+        TestApp::spawn_with(&["--search-worker", "true", "--response-cache-ttl-secs", "60"]).await;
+    let search = r#"{ searchPrograms(query: "zephyr") { totalCount } }"#;
+    let reader = app.anonymous();
+    let total = |answer: &Gql| answer.data("searchPrograms")["totalCount"].clone();
+    // Cached before the listing exists.
+    assert_eq!(total(&ask(&reader, search).await.0), json!(0));
+    assert_eq!(ask(&reader, search).await.1.as_deref(), Some("HIT"));
+    app.published_program("owner@example.com", "zephyr", json!({ "name": "Zephyr" }))
+        .await;
+    let published = Instant::now();
+    loop {
+        let (answer, _) = ask(&reader, search).await;
+        if total(&answer) == json!(1) {
+            break;
+        }
+        assert!(
+            published.elapsed() < Duration::from_secs(5),
+            "the search still answers from before the indexer applied the listing"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -316,20 +316,15 @@ impl TestApp {
     /// Applies every waiting listing change to the search index (tests never wait for the
     /// indexer). Returns the events processed.
     pub async fn drain_search(&self) -> usize {
-        let applied = api::service::events::consumer::drain(&self.services.db, &self.indexer())
+        // The indexer announces its writes, as the worker's does.
+        api::service::events::consumer::drain(&self.services.db, &self.indexer())
             .await
-            .expect("search indexer drained");
-        // As the worker does: searches now answer differently.
-        self.services.changes.announce(&self.services.db).await;
-        applied
+            .expect("search indexer drained")
     }
 
     /// The search indexer of this server's engine, to drain or inspect.
     pub fn indexer(&self) -> api::service::indexer::SearchIndexer {
-        api::service::indexer::SearchIndexer {
-            engine: std::sync::Arc::clone(&self.services.search),
-            write_timeout: std::time::Duration::from_secs(5),
-        }
+        api::service::indexer::SearchIndexer::new(&self.services, std::time::Duration::from_secs(5))
     }
 
     /// Events the search indexer has not processed yet.

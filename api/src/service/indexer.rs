@@ -17,8 +17,10 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySe
 
 use super::events::consumer::{Consumer, Start};
 use crate::{
+    changes::Changes,
     error::AppError,
     search::{Change, SearchIndex, document, with_timeout},
+    service::Services,
 };
 
 /// The indexer's cursor.
@@ -27,6 +29,20 @@ pub const NAME: &str = "search_indexer";
 pub struct SearchIndexer {
     pub engine: Arc<dyn SearchIndex>,
     pub write_timeout: Duration,
+    /// Told after every write: searches answer differently from then on (the response
+    /// cache keeps no answer computed before it).
+    pub changes: Arc<Changes>,
+}
+
+impl SearchIndexer {
+    /// The indexer of `services`' engine, each write given `write_timeout`.
+    pub fn new(services: &Services, write_timeout: Duration) -> Self {
+        Self {
+            engine: Arc::clone(&services.search),
+            write_timeout,
+            changes: Arc::clone(&services.changes),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -58,7 +74,9 @@ impl Consumer for SearchIndexer {
             .collect();
         with_timeout(self.write_timeout, self.engine.apply(changes))
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        self.changes.announce(db).await;
+        Ok(())
     }
 }
 
