@@ -85,7 +85,7 @@ fn graphql(request: &SearchRequest) -> serde_json::Value {
             edges { node { slug name vendor { name } } highlights { name } } } }",
         "variables": {
             "q": request.query,
-            "s": match request.sort { SearchSort::Relevance => "RELEVANCE", SearchSort::Newest => "NEWEST", SearchSort::HighestRate => "HIGHEST_RATE", SearchSort::HighestEarnings => "HIGHEST_EARNINGS" },
+            "s": match request.sort { SearchSort::Relevance => "RELEVANCE", SearchSort::Newest => "NEWEST", SearchSort::HighestRate => "HIGHEST_RATE", SearchSort::HighestEarnings => "HIGHEST_EARNINGS", SearchSort::Name => "NAME" },
             "f": {
                 "categories": filter.categories,
                 "minPercentageRate": filter.min_rate_bps.map(|b| format!("{}", b / 100)),

@@ -40,6 +40,7 @@ fn doc(
         name: name.into(),
         tagline: tagline.into(),
         description: description.into(),
+        vendor_id: id % 3 + 1,
         vendor_name: vendor.into(),
         category: category.into(),
         category_name: category_name.into(),
@@ -338,9 +339,9 @@ fn cases() -> Vec<(&'static str, SearchRequest, Expect)> {
     assert_eq!(long.chars().count(), 512);
     vec![
         (
-            "one word, name matches before category and description",
+            "one word: name, then category, then description; an attribute equal to the query first",
             query("analytics"),
-            Ordered(analytics.clone()),
+            Ordered(vec![1, 13, 5, 14]),
         ),
         (
             "one typo in a 5-letter word",

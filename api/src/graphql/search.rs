@@ -29,6 +29,8 @@ pub enum SearchSort {
     /// dollars at the operators' exchange rates (over every match). Programs whose figure
     /// is withheld (fewer than 5 earning partners) come last, by relevance.
     HighestEarnings,
+    /// By name, A to Z, ignoring case (over every match; ties by relevance).
+    Name,
 }
 
 impl From<SearchSort> for search::SearchSort {
@@ -38,6 +40,7 @@ impl From<SearchSort> for search::SearchSort {
             SearchSort::Newest => Self::Newest,
             SearchSort::HighestRate => Self::HighestRate,
             SearchSort::HighestEarnings => Self::HighestEarnings,
+            SearchSort::Name => Self::Name,
         }
     }
 }
@@ -78,7 +81,23 @@ pub struct SearchFilter {
     pub countries: Option<Vec<String>>,
     /// Leave out programs you applied to or joined.
     pub exclude_mine: Option<bool>,
+    /// Programs of any of these vendors (at most 50).
+    pub vendor_ids: Option<Vec<async_graphql::ID>>,
+    /// Holding period (days before a commission is approved and payable) at most this.
+    pub max_holding_days: Option<i32>,
+    /// Only recurring programs whose longest recurring period, in months, is within this
+    /// range (a lifetime rule counts as unlimited: it passes every minimum and no maximum
+    /// below 1,200).
+    pub recurring_months: Option<IntRange>,
+    /// Only programs serving every country.
+    pub worldwide_only: Option<bool>,
+    /// Leave out programs limited to a list of countries that names any of these
+    /// (worldwide programs stay).
+    pub excluded_countries: Option<Vec<String>>,
 }
+
+/// Most vendors one search may name.
+const MAX_VENDOR_IDS: usize = 50;
 
 fn codes<T: Copy>(values: Option<Vec<T>>, code: impl Fn(T) -> &'static str) -> Vec<String> {
     values
@@ -118,6 +137,17 @@ impl SearchFilter {
             None => None,
         };
         let range = self.cookie_window_days;
+        let vendor_ids = self.vendor_ids.unwrap_or_default();
+        if vendor_ids.len() > MAX_VENDOR_IDS {
+            return Err(AppError::BadUserInput(format!(
+                "`vendorIds` takes at most {MAX_VENDOR_IDS} ids"
+            )));
+        }
+        let vendor_ids = vendor_ids
+            .iter()
+            .map(|id| super::relay::decode_as(id, super::relay::NodeType::Vendor))
+            .collect::<Result<Vec<i64>, AppError>>()?;
+        let months = self.recurring_months;
         let filter = search::SearchFilter {
             categories: self.categories.unwrap_or_default(),
             partner_types: codes(self.partner_types, |t| {
@@ -137,6 +167,12 @@ impl SearchFilter {
             automatic_approval_only: self.automatic_approval_only.unwrap_or(false),
             countries: self.countries.unwrap_or_default(),
             exclude_program_ids: Vec::new(),
+            vendor_ids,
+            holding_days_max: self.max_holding_days.map(i64::from),
+            recurring_months_min: months.and_then(|r| r.min).map(i64::from),
+            recurring_months_max: months.and_then(|r| r.max).map(i64::from),
+            worldwide_only: self.worldwide_only.unwrap_or(false),
+            excluded_countries: self.excluded_countries.unwrap_or_default(),
         };
         Ok((filter, self.exclude_mine.unwrap_or(false)))
     }

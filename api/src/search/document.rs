@@ -25,6 +25,7 @@ pub struct ProgramDocument {
     pub name: String,
     pub tagline: String,
     pub description: String,
+    pub vendor_id: i64,
     pub vendor_name: String,
     /// Category slug (filters, facets).
     pub category: String,
@@ -41,7 +42,8 @@ pub struct ProgramDocument {
     pub durations: Vec<String>,
     /// Some rule pays more than once (recurring or lifetime).
     pub recurring: bool,
-    /// Longest recurring period in months (0 without a recurring rule).
+    /// Longest recurring period in months (0 without a recurring rule;
+    /// [`LIFETIME_MONTHS`] with a lifetime rule).
     pub recurring_months: i64,
     pub cookie_days: i64,
     pub holding_days: i64,
@@ -60,6 +62,9 @@ pub struct ProgramDocument {
     /// Approved ÷ decided applications over 180 days, basis points; -1 below 5 decisions.
     pub approval_rate_bps: i64,
 }
+
+/// The recurring period a lifetime rule counts as (100 years): it passes every minimum.
+pub const LIFETIME_MONTHS: i64 = 1200;
 
 /// What a document carries for a figure that is withheld.
 pub const WITHHELD: i64 = -1;
@@ -108,6 +113,7 @@ pub fn build(p: &program::Model, sources: &Sources<'_>) -> ProgramDocument {
         name: p.name.clone(),
         tagline: p.tagline.clone(),
         description: p.description.clone(),
+        vendor_id: vendor.id,
         vendor_name: vendor.name.clone(),
         category: category.map(|c| c.slug.clone()).unwrap_or_default(),
         category_name: category.map(|c| c.name.clone()).unwrap_or_default(),
@@ -122,8 +128,10 @@ pub fn build(p: &program::Model, sources: &Sources<'_>) -> ProgramDocument {
             .any(|r| r.duration != CommissionDuration::OneTime),
         recurring_months: rules
             .iter()
-            .filter_map(|r| r.recurring_months)
-            .map(i64::from)
+            .filter_map(|r| match r.duration {
+                CommissionDuration::Lifetime => Some(LIFETIME_MONTHS),
+                _ => r.recurring_months.map(i64::from),
+            })
             .max()
             .unwrap_or(0),
         durations,

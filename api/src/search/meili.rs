@@ -45,7 +45,7 @@ pub const SEARCHABLE: [&str; 5] = [
     "category_name",
     "description",
 ];
-const FILTERABLE: [&str; 14] = [
+const FILTERABLE: [&str; 17] = [
     "category",
     "partner_types",
     "all_partner_types",
@@ -60,8 +60,12 @@ const FILTERABLE: [&str; 14] = [
     "program_id",
     "average_earnings_usd_cents",
     "approval_rate_bps",
+    "vendor_id",
+    "holding_days",
+    "recurring_months",
 ];
-pub const SORTABLE: [&str; 4] = [
+pub const SORTABLE: [&str; 5] = [
+    "name",
     "published_at",
     "best_rate_bps",
     "average_earnings_usd_cents",
@@ -185,6 +189,32 @@ pub fn clauses(filter: &SearchFilter) -> Vec<(Option<Facet>, String)> {
                 "worldwide = true OR {}",
                 one_of("countries", &filter.countries)
             ),
+        ));
+    }
+    if !filter.vendor_ids.is_empty() {
+        let ids: Vec<String> = filter.vendor_ids.iter().map(i64::to_string).collect();
+        clauses.push((None, format!("vendor_id IN [{}]", ids.join(", "))));
+    }
+    if let Some(max) = filter.holding_days_max {
+        clauses.push((None, format!("holding_days <= {max}")));
+    }
+    if filter.recurring_months_min.is_some() || filter.recurring_months_max.is_some() {
+        let mut clause = "recurring = true".to_owned();
+        if let Some(min) = filter.recurring_months_min {
+            clause.push_str(&format!(" AND recurring_months >= {min}"));
+        }
+        if let Some(max) = filter.recurring_months_max {
+            clause.push_str(&format!(" AND recurring_months <= {max}"));
+        }
+        clauses.push((None, clause));
+    }
+    if filter.worldwide_only {
+        clauses.push((None, "worldwide = true".to_owned()));
+    }
+    if !filter.excluded_countries.is_empty() {
+        clauses.push((
+            None,
+            format!("NOT {}", one_of("countries", &filter.excluded_countries)),
         ));
     }
     if !filter.exclude_program_ids.is_empty() {
@@ -427,6 +457,7 @@ impl SearchIndex for MeilisearchIndex {
             SearchSort::Newest => &["published_at:desc"],
             SearchSort::HighestRate => &["best_rate_bps:desc"],
             SearchSort::HighestEarnings => &["average_earnings_usd_cents:desc"],
+            SearchSort::Name => &["name:asc"],
         };
         let filtered: Vec<Facet> = Facet::ALL
             .into_iter()

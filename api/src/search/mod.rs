@@ -49,6 +49,19 @@ pub struct SearchFilter {
     pub min_approval_rate_bps: Option<i64>,
     /// Programs to leave out (the viewer's own applications and enrollments).
     pub exclude_program_ids: Vec<i64>,
+    /// Programs of any of these vendors.
+    pub vendor_ids: Vec<i64>,
+    /// Holding period (days before a commission is approved) at most this.
+    pub holding_days_max: Option<i64>,
+    /// Recurring programs whose longest recurring period (months; lifetime counts as
+    /// `LIFETIME_MONTHS`) is within these bounds; either bound makes it recurring only.
+    pub recurring_months_min: Option<i64>,
+    pub recurring_months_max: Option<i64>,
+    /// Only programs serving every country.
+    pub worldwide_only: bool,
+    /// Leave out programs limited to a list of countries naming any of these (worldwide
+    /// programs stay).
+    pub excluded_countries: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -61,6 +74,8 @@ pub enum SearchSort {
     /// Highest measured average earnings (normalised to US dollars) first; withheld
     /// figures last.
     HighestEarnings,
+    /// By name, A to Z (case-insensitive).
+    Name,
 }
 
 /// Facets counted for every search; each is counted with the other filters applied.

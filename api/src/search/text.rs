@@ -1,6 +1,8 @@
 //! Text as the embedded engine sees it, following Meilisearch's defaults: words are runs
 //! of letters and digits; case and accents are folded (`Café` = `cafe`, `ZÜRICH` =
-//! `zurich`).
+//! `zurich`). Between words, a *hard* separator (the end of a sentence or clause, as
+//! Meilisearch's tokenizer charabia classifies them: `. `, `, `, `:`, `;`, `!`, `?` …)
+//! puts the next word 8 positions further instead of 1.
 
 use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
 
@@ -32,6 +34,47 @@ pub fn word_spans(text: &str) -> Vec<(usize, usize)> {
     spans
 }
 
+/// Separators charabia calls hard (its "context separators"), single characters; `.`
+/// and `,` are hard only when a space follows them (`e.g`, `1,000` and `example.com`
+/// are not sentence ends).
+const HARD: &[char] = &[
+    '!', ':', ';', '?', '¡', '§', '¶', '¿', '\u{37e}', '…', '‼', '‽', '⁇', '⁈', '⁉', '、', '。',
+    '！', '，', '．', '：', '；', '？', '｡', '､',
+];
+
+/// The separator tokens of `gap` (text between two words) as charabia cuts them: one per
+/// character, except `. ` and `, `; `true` for a hard one, with the token's text.
+pub fn separators(gap: &str) -> Vec<(bool, &str)> {
+    let mut tokens = Vec::new();
+    let mut chars = gap.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if matches!(c, '.' | ',') && chars.peek().is_some_and(|(_, n)| *n == ' ') {
+            chars.next();
+            tokens.push((true, &gap[i..i + 2]));
+        } else {
+            tokens.push((HARD.contains(&c), &gap[i..i + c.len_utf8()]));
+        }
+    }
+    tokens
+}
+
+/// Positions of the words of `text` (as [`word_spans`]): 1 apart, 8 across a hard
+/// separator — Meilisearch's positions, which its proximity and position rules read.
+pub fn positions(text: &str) -> Vec<u32> {
+    let spans = word_spans(text);
+    let mut positions = Vec::with_capacity(spans.len());
+    let mut position = 0u32;
+    for (i, (start, _)) in spans.iter().enumerate() {
+        if i > 0 {
+            let gap = &text[spans[i - 1].1..*start];
+            let hard = separators(gap).iter().any(|(hard, _)| *hard);
+            position += if hard { 8 } else { 1 };
+        }
+        positions.push(position);
+    }
+    positions
+}
+
 /// The normalized words of `text`.
 pub fn words(text: &str) -> Vec<String> {
     word_spans(text)
@@ -49,9 +92,8 @@ pub struct WordTokenizer {
 
 pub struct WordTokenStream<'a> {
     text: &'a str,
-    spans: std::vec::IntoIter<(usize, usize)>,
+    spans: std::iter::Zip<std::vec::IntoIter<(usize, usize)>, std::vec::IntoIter<u32>>,
     token: &'a mut tantivy::tokenizer::Token,
-    position: usize,
 }
 
 impl tantivy::tokenizer::Tokenizer for WordTokenizer {
@@ -61,16 +103,15 @@ impl tantivy::tokenizer::Tokenizer for WordTokenizer {
         self.token.reset();
         WordTokenStream {
             text,
-            spans: word_spans(text).into_iter(),
+            spans: word_spans(text).into_iter().zip(positions(text)),
             token: &mut self.token,
-            position: 0,
         }
     }
 }
 
 impl tantivy::tokenizer::TokenStream for WordTokenStream<'_> {
     fn advance(&mut self) -> bool {
-        for (start, end) in self.spans.by_ref() {
+        for ((start, end), position) in self.spans.by_ref() {
             let word = normalize(&self.text[start..end]);
             if word.is_empty() {
                 continue;
@@ -78,9 +119,8 @@ impl tantivy::tokenizer::TokenStream for WordTokenStream<'_> {
             self.token.text = word;
             self.token.offset_from = start;
             self.token.offset_to = end;
-            self.token.position = self.position;
+            self.token.position = usize::try_from(position).unwrap_or(usize::MAX);
             self.token.position_length = 1;
-            self.position += 1;
             return true;
         }
         false
@@ -110,5 +150,17 @@ mod tests {
             ["программа", "для", "партнеров"]
         );
         assert_eq!(words("  "), Vec::<String>::new());
+    }
+
+    #[test]
+    fn hard_separators_put_the_next_word_eight_positions_further() {
+        assert_eq!(positions("Fast CRM. For teams"), [0, 1, 9, 10]);
+        assert_eq!(positions("crm: sales; ops! now? yes"), [0, 8, 16, 24, 32]);
+        assert_eq!(positions("a, b,c e.g x-y"), [0, 8, 9, 10, 11, 12, 13]);
+        assert_eq!(positions("end.  Next"), [0, 8], "`. ` then a space");
+        assert_eq!(
+            separators(" -\""),
+            [(false, " "), (false, "-"), (false, "\"")]
+        );
     }
 }

@@ -80,6 +80,13 @@ impl Bits {
         }
     }
 
+    /// `self &= !other`.
+    pub fn and_not(&mut self, other: &Bits) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a &= !b;
+        }
+    }
+
     /// `self |= a & b`.
     pub fn or_and(&mut self, a: &Bits, b: &Bits) {
         for ((x, y), z) in self.words.iter_mut().zip(&a.words).zip(&b.words) {

@@ -95,6 +95,32 @@ pub fn clauses(
         docs.or(&table.worldwide);
         add(None, docs);
     }
+    if !filter.vendor_ids.is_empty() {
+        add(
+            None,
+            Bits::from_fn(size, |d| filter.vendor_ids.contains(&table.vendor_id[d])),
+        );
+    }
+    if let Some(max) = filter.holding_days_max {
+        add(None, Bits::from_fn(size, |d| table.holding_days[d] <= max));
+    }
+    if filter.recurring_months_min.is_some() || filter.recurring_months_max.is_some() {
+        let range = filter.recurring_months_min.unwrap_or(i64::MIN)
+            ..=filter.recurring_months_max.unwrap_or(i64::MAX);
+        let mut docs = table.recurring.clone();
+        docs.and(&Bits::from_fn(size, |d| {
+            range.contains(&table.recurring_months[d])
+        }));
+        add(None, docs);
+    }
+    if filter.worldwide_only {
+        add(None, table.worldwide.clone());
+    }
+    if !filter.excluded_countries.is_empty() {
+        let mut docs = Bits::full(size);
+        docs.and_not(&table.countries.any_of(&filter.excluded_countries, size));
+        add(None, docs);
+    }
     if !filter.exclude_program_ids.is_empty() {
         let mut docs = Bits::full(size);
         let inverted = reader.inverted_index(fields.program_id)?;

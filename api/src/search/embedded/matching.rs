@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use levenshtein_automata::{DFA, Distance, LevenshteinAutomatonBuilder, SINK_STATE};
 use tantivy::{postings::TermInfo, termdict::TermDictionary};
 
-use crate::search::query::{ParsedQuery, typo_budget};
+use crate::search::query::{ParsedQuery, TermKind, typo_budget};
 
 static BUILDERS: LazyLock<[LevenshteinAutomatonBuilder; 3]> = LazyLock::new(|| {
     [
@@ -19,32 +19,72 @@ static BUILDERS: LazyLock<[LevenshteinAutomatonBuilder; 3]> = LazyLock::new(|| {
     ]
 });
 
-/// A term of the query graph: one word, or the concatenation of 2–3 adjacent words.
+/// A term of the query graph: one query term, or the concatenation of 2–3 adjacent word
+/// terms (an n-gram).
 #[derive(Debug, Clone)]
 pub struct Node {
-    /// Index of its first word.
+    /// Index of its first term.
     pub start: usize,
-    /// Words it covers.
+    /// Terms it covers.
     pub len: usize,
+    /// Query position of its first word, and how many positions it spans.
+    pub position: u16,
+    pub positions: u16,
+    /// The word (or concatenation) to derive; a phrase's words joined by spaces.
     pub text: String,
+    /// A phrase's words (matched exactly, adjacent and in order).
+    pub phrase: Option<Vec<String>>,
     pub budget: u8,
     pub prefix: bool,
 }
 
-/// Every node of the query: each word, and each 2- and 3-word concatenation.
+/// Every node of the query: each term, and each 2- and 3-term concatenation of word
+/// terms adjacent in the query (as Meilisearch builds n-grams).
 pub fn nodes(query: &ParsedQuery) -> Vec<Node> {
-    let n = query.words.len();
+    let n = query.terms.len();
     let mut nodes = Vec::new();
-    for len in 1..=3.min(n) {
+    for (start, term) in query.terms.iter().enumerate() {
+        let (text, phrase) = match &term.kind {
+            TermKind::Word(word) => (word.clone(), None),
+            TermKind::Phrase(words) => (words.join(" "), Some(words.clone())),
+        };
+        let phrase_words = phrase.as_ref().map_or(1, Vec::len);
+        nodes.push(Node {
+            start,
+            len: 1,
+            position: term.start,
+            positions: u16::try_from(phrase_words).unwrap_or(u16::MAX),
+            budget: if phrase.is_some() {
+                0
+            } else {
+                typo_budget(&text)
+            },
+            prefix: phrase.is_none() && query.last_is_prefix && start + 1 == n,
+            text,
+            phrase,
+        });
+    }
+    for len in 2..=3.min(n) {
         for start in 0..=(n - len) {
-            let text: String = query.words[start..start + len].concat();
+            let terms = &query.terms[start..start + len];
+            let words: Option<Vec<&str>> = terms.iter().map(|t| t.word()).collect();
+            let adjacent = terms
+                .windows(2)
+                .all(|w| w[0].end.wrapping_add(1) == w[1].start);
+            let Some(words) = words.filter(|_| adjacent) else {
+                continue;
+            };
+            let text: String = words.concat();
             let extra = u8::try_from(len - 1).unwrap_or(2);
             nodes.push(Node {
                 start,
                 len,
+                position: terms[0].start,
+                positions: u16::try_from(len).unwrap_or(u16::MAX),
                 budget: typo_budget(&text).saturating_sub(extra),
                 prefix: query.last_is_prefix && start + len == n,
                 text,
+                phrase: None,
             });
         }
     }
@@ -163,6 +203,10 @@ impl Matcher {
         &self,
         dictionary: &TermDictionary,
     ) -> std::io::Result<Vec<(Derivation, u64, TermInfo)>> {
+        if self.node.phrase.is_some() {
+            // Phrases are matched word by word, with positions (`search::phrases`).
+            return Ok(Vec::new());
+        }
         let mut stream = dictionary.search(&self.dfa).into_stream()?;
         let mut found = Vec::new();
         while stream.advance() {
@@ -185,6 +229,9 @@ mod tests {
         Node {
             start: 0,
             len: 1,
+            position: 0,
+            positions: 1,
+            phrase: None,
             text: text.to_owned(),
             budget: typo_budget(text),
             prefix,
@@ -240,15 +287,19 @@ mod tests {
 
     #[test]
     fn concatenations_take_one_typo_less_per_extra_word() {
-        let parsed = ParsedQuery {
-            words: vec!["data".into(), "stack".into(), "pro".into()],
-            last_is_prefix: false,
-        };
-        let nodes = nodes(&parsed);
+        let nodes = nodes(&crate::search::query::parse("data stack pro "));
         let pair = nodes.iter().find(|n| n.text == "datastack").unwrap();
         assert_eq!((pair.start, pair.len, pair.budget), (0, 2, 1));
         let triple = nodes.iter().find(|n| n.len == 3).unwrap();
         assert_eq!((triple.text.as_str(), triple.budget), ("datastackpro", 0));
         assert_eq!(nodes.len(), 6);
+        let apart = nodes_of("data: stack ");
+        assert_eq!(apart.len(), 2, "no n-gram across a hard separator");
+        let phrase = nodes_of("\"data stack\" pro ");
+        assert_eq!(phrase.len(), 2, "no n-gram with a phrase");
+    }
+
+    fn nodes_of(query: &str) -> Vec<Node> {
+        nodes(&crate::search::query::parse(query))
     }
 }

@@ -258,10 +258,20 @@ impl SearchIndex for EmbeddedIndex {
                 .tables
                 .for_searcher(&searcher, &fields)
                 .map_err(internal)?;
+            let names = match request.sort {
+                crate::search::SearchSort::Name => Some(
+                    generation
+                        .tables
+                        .name_order(&searcher, &tables)
+                        .map_err(internal)?,
+                ),
+                _ => None,
+            };
             let outcome = search::run(
                 &searcher,
                 &fields,
                 &tables,
+                names.as_deref(),
                 &request,
                 search::Strategy::Staged,
             )
@@ -404,6 +414,7 @@ mod tests {
                     name,
                     tagline,
                     description,
+                    vendor_id: id % 7,
                     vendor_name: text(1),
                     category: ["crm", "analytics", "security"][next(3)].into(),
                     category_name: "Software".into(),
@@ -450,10 +461,12 @@ mod tests {
             .tables
             .for_searcher(&searcher, &index.fields)
             .unwrap();
+        let names = generation.tables.name_order(&searcher, &tables).unwrap();
         let outcome = search::run(
             &searcher,
             &index.fields,
             &tables,
+            (request.sort == SearchSort::Name).then_some(names.as_ref()),
             request,
             search::Strategy::Exhaustive,
         )
@@ -495,6 +508,10 @@ mod tests {
             "clo",
             "sales hub growth",
             "pipeline market",
+            "\"partner program\" data",
+            "data -sales",
+            "growth -\"cloud data\"",
+            "market: sales",
             "",
         ];
         for query in queries {
@@ -503,6 +520,7 @@ mod tests {
                 SearchSort::Newest,
                 SearchSort::HighestRate,
                 SearchSort::HighestEarnings,
+                SearchSort::Name,
             ] {
                 for filter in [SearchFilter::default(), filtered.clone()] {
                     let request = SearchRequest {

@@ -12,7 +12,9 @@ use tantivy::{
 
 use crate::search::{ProgramDocument, text};
 
-pub const TOKENIZER: &str = "words";
+/// Named for its positions: an index written with other positions (before hard
+/// separators counted 8) has another schema, and is rebuilt on start.
+pub const TOKENIZER: &str = "words_v2";
 
 /// Searchable attributes, most important first (the attribute ranking rule).
 pub const TEXT_FIELDS: [&str; 5] = [
@@ -27,8 +29,8 @@ pub const TEXT_FIELDS: [&str; 5] = [
 pub struct Fields {
     pub program_id: Field,
     pub text: [Field; 5],
-    /// Word counts of the first four text fields (exactness: "the name is the query").
-    pub words: [Field; 4],
+    /// Word counts of the text fields (exactness: "an attribute is the query").
+    pub words: [Field; 5],
     category: Field,
     partner_types: Field,
     all_partner_types: Field,
@@ -44,13 +46,19 @@ pub struct Fields {
     published_at: Field,
     average_earnings_usd_cents: Field,
     approval_rate_bps: Field,
+    vendor_id: Field,
+    holding_days: Field,
+    recurring_months: Field,
+    /// The name trimmed and lower-cased: sorting by name.
+    name_sort: Field,
 }
 
-pub const WORD_COUNT_FIELDS: [&str; 4] = [
+pub const WORD_COUNT_FIELDS: [&str; 5] = [
     "name_words",
     "tagline_words",
     "vendor_words",
     "category_words",
+    "description_words",
 ];
 
 pub fn build() -> (Schema, Fields) {
@@ -85,8 +93,17 @@ pub fn build() -> (Schema, Fields) {
         published_at: schema.add_i64_field("published_at", fast_i64()),
         average_earnings_usd_cents: schema.add_i64_field("average_earnings_usd_cents", fast_i64()),
         approval_rate_bps: schema.add_i64_field("approval_rate_bps", fast_i64()),
+        vendor_id: schema.add_i64_field("vendor_id", fast_i64()),
+        holding_days: schema.add_i64_field("holding_days", fast_i64()),
+        recurring_months: schema.add_i64_field("recurring_months", fast_i64()),
+        name_sort: schema.add_text_field("name_sort", STRING | FAST),
     };
     (schema.build(), fields)
+}
+
+/// What names sort by, in both engines: trimmed and lower-cased.
+pub fn name_key(name: &str) -> String {
+    name.trim().to_lowercase()
 }
 
 impl Fields {
@@ -134,6 +151,10 @@ impl Fields {
             d.average_earnings_usd_cents,
         );
         doc.add_i64(self.approval_rate_bps, d.approval_rate_bps);
+        doc.add_i64(self.vendor_id, d.vendor_id);
+        doc.add_i64(self.holding_days, d.holding_days);
+        doc.add_i64(self.recurring_months, d.recurring_months);
+        doc.add_text(self.name_sort, name_key(&d.name));
         doc
     }
 }

@@ -1,11 +1,24 @@
 //! One search over the embedded index: match the query graph, filter, count facets, rank
 //! with Meilisearch's rules and cut the page.
 //!
-//! Ranking follows the ranking rules the Meilisearch engine is configured with:
-//! `sort` (an explicit sort is global), `words` (every word must match: nothing to rank),
-//! `typo` (fewer typos first), `proximity` (matched words closer together first),
-//! `attribute` (matches in more important attributes first), `exactness` (an attribute
-//! equal to the query, then more words matched exactly), then newest and highest id.
+//! Ranking follows the ranking rules the Meilisearch engine is configured with, as
+//! Meilisearch 1.50 computes them (its `milli` crate):
+//! - `sort` (an explicit sort is global), `words` (every term must match: nothing to rank);
+//! - `typo`: fewer typos first (an n-gram of 2–3 query words costs 2–3 more). Every later
+//!   rule sees only the derivations of the result's typo bucket: a 2-typo match in the
+//!   name does not lift a result that matched with no typo in the description;
+//! - `proximity`: per pair of query words adjacent in the query, 0 when adjacent in order
+//!   in one attribute, then 1, 2, and 3 for anything farther, reversed, or in different
+//!   attributes (reversed costs one more than in order);
+//! - `attribute`: first the attribute rank (the best attribute of each term, weighted by
+//!   its order: name, tagline, vendor, category, description), then the word position:
+//!   each term's smallest position in *any* attribute, bucketed (0–15 kept, 16–23 → 24,
+//!   then the next power of two), its distance from the term's position in the query
+//!   costed 0 / 1 / 2–4 / 5–7 / 8–11 / 12–16 / 17–24 / 25–64 / 65–256 / 257–1024 / more;
+//! - `exactness`: an attribute equal to the query, then one starting with it (each word
+//!   at its query position, all in one attribute), then the rest; within those, fewer
+//!   terms not matched as their exact word;
+//! - then newest and highest id (the tie-break both engines share).
 //!
 //! The work is split so that its cost follows the page more than the index:
 //! 1. matching and filtering read posting lists without positions and the segment's
@@ -30,12 +43,12 @@ use super::{
     filters,
     matching::{self, Matcher},
     schema::Fields,
-    table::{NO_VALUE, SHORT_FIELDS, Table},
+    table::{NO_VALUE, NameOrder, SHORT_FIELDS, Table},
 };
 use crate::search::{Facet, Facets, SearchRequest, SearchSort, query};
 
-/// Proximity of two words that never appear close together in one attribute.
-const FAR: u16 = 7;
+/// Proximity of two words that never appear within 3 positions in one attribute.
+const FAR: u16 = 3;
 
 /// A result before hydration: where it is, which program, and the terms to highlight.
 pub struct Outcome {
@@ -48,10 +61,11 @@ pub struct Outcome {
 
 #[derive(Clone, Copy)]
 struct NodeHit {
+    /// The fewest typos of the node's derivations in the document (its typo bucket).
     typos: u8,
-    /// Text fields (bits, in ranked order) where the node matched.
+    /// Text fields (bits, in ranked order) where a derivation of the bucket matched.
     fields: u8,
-    /// Text fields where it matched exactly (no typo, not a prefix extension).
+    /// Text fields where the node's exact word matched (no typo, not a prefix extension).
     exact_fields: u8,
 }
 
@@ -94,28 +108,37 @@ impl Path {
 /// The description's bit among a node's text fields.
 const DESCRIPTION: u8 = 1 << SHORT_FIELDS;
 
+/// Ascending sort key: sort value, typo, proximity, attribute rank, word position, exact
+/// attribute, inexact terms, newest, −id.
+type Key = [i64; 9];
+
 struct Candidate {
-    /// Ascending sort key: sort value, typo, proximity, attribute, word position within
-    /// the attribute, exactness, newest, −id. While `needs_description`, proximity and
-    /// position are lower bounds.
-    key: [i64; 8],
+    /// While `needs_description`, proximity, position and exact attribute are lower
+    /// bounds.
+    key: Key,
     segment: u32,
     doc: DocId,
     path: Path,
-    /// Text fields (bits) where each node of the path matched, in path order.
+    /// Text fields (bits) where each node of the path matched in its typo bucket, in path
+    /// order.
     fields: [u8; query::MAX_WORDS],
+    /// Fields where each node matched its exact word.
+    exact_fields: [u8; query::MAX_WORDS],
+    /// The typo bucket of each node of the path.
+    typos: [u8; query::MAX_WORDS],
     needs_description: bool,
 }
 
 const PROXIMITY: usize = 2;
 const POSITION: usize = 4;
-const EXACTNESS: usize = 5;
+const EXACT_ATTRIBUTE: usize = 5;
 
 /// The posting list of one derivation of one node in one text field of a segment.
 struct TermList {
     node: usize,
     field: u8,
     exact: bool,
+    typos: u8,
     info: TermInfo,
 }
 
@@ -124,22 +147,22 @@ struct TermList {
 struct FieldTerms {
     /// Bit per term ordinal: is it a derivation of some node?
     bits: Vec<u64>,
-    /// (ordinal, node, exact), sorted.
-    entries: Vec<(u32, u8, bool)>,
+    /// (ordinal, node, exact, typos), sorted.
+    entries: Vec<(u32, u8, bool, u8)>,
 }
 
 impl FieldTerms {
-    fn add(&mut self, ord: u64, node: usize, exact: bool) {
+    fn add(&mut self, ord: u64, node: usize, exact: bool, typos: u8) {
         let (Ok(ord), Ok(node)) = (u32::try_from(ord), u8::try_from(node)) else {
             return;
         };
         if let Some(word) = self.bits.get_mut(to_usize(ord / 64)) {
             *word |= 1 << (ord % 64);
         }
-        self.entries.push((ord, node, exact));
+        self.entries.push((ord, node, exact, typos));
     }
 
-    fn lookup(&self, ord: u32) -> &[(u32, u8, bool)] {
+    fn lookup(&self, ord: u32) -> &[(u32, u8, bool, u8)] {
         let set = ord != NO_VALUE
             && self
                 .bits
@@ -164,25 +187,51 @@ struct SegmentMatch {
     /// Posting lists of every derivation.
     lists: Vec<TermList>,
     short: [FieldTerms; SHORT_FIELDS],
+    /// Where the phrases of the query occur, by document (every field).
+    phrases: HashMap<DocId, Vec<Occurrence>>,
+    /// Documents the query's `-word` and `-"phrase"` exclude.
+    excluded: Option<Bits>,
 }
 
 /// Where a word of a result occurs, read for the ranking rules that need positions.
 #[derive(Clone, Copy, Default)]
 struct Occurrence {
     slot: u32,
+    /// Position of the (first) word; `end`: of the last word of a phrase.
     position: u32,
+    end: u32,
     node: u8,
     field: u8,
     exact: bool,
+    typos: u8,
+    phrase: bool,
 }
 
-/// Word positions keep their value up to 15, then count by powers of two (as Meilisearch
-/// buckets them: an early word matters, an exact far position does not).
-fn bucketed(position: u32) -> i64 {
-    if position < 16 {
-        i64::from(position)
-    } else {
-        16 + i64::from(position.ilog2())
+/// A word position as Meilisearch stores it: kept up to 15, 16–23 become 24, then the
+/// next power of two (an early word matters, an exact far position does not).
+fn bucketed(position: u32) -> u32 {
+    match position {
+        0..16 => position,
+        16..24 => 24,
+        _ => position.checked_next_power_of_two().unwrap_or(u32::MAX),
+    }
+}
+
+/// The position rule's cost of a word `distance` positions away from where the query has
+/// it.
+fn position_cost(distance: u32) -> i64 {
+    match distance {
+        0 => 0,
+        1 => 1,
+        2..=4 => 2,
+        5..=7 => 3,
+        8..=11 => 4,
+        12..=16 => 5,
+        17..=24 => 6,
+        25..=64 => 7,
+        65..=256 => 8,
+        257..=1024 => 9,
+        _ => 10,
     }
 }
 
@@ -205,7 +254,7 @@ fn best_path(
             let Some(hit) = hits[i].as_ref().map(|h| h[doc]).filter(|h| h.matched()) else {
                 continue;
             };
-            let total = cost[node.start] + u16::from(hit.typos);
+            let total = cost[node.start] + u16::from(hit.typos) + ngram_cost(node);
             if total < cost[end] {
                 cost[end] = total;
                 via[end] = u8::try_from(i).unwrap_or(u8::MAX);
@@ -230,8 +279,18 @@ fn best_path(
     Some((cost[words], path))
 }
 
-/// Word distance as Meilisearch counts it: following words are 1 apart, a word before
-/// the previous one costs one more; capped.
+/// The typo rule's base cost of an n-gram: as many typos as words it joins (none for a
+/// single term).
+fn ngram_cost(node: &matching::Node) -> u16 {
+    if node.len > 1 {
+        u16::try_from(node.len).unwrap_or(u16::MAX)
+    } else {
+        0
+    }
+}
+
+/// Word distance as Meilisearch counts it: following words are 0 apart, a word right
+/// before the previous one 1; capped at [`FAR`].
 fn distance(a: u32, b: u32) -> u16 {
     let d = if b > a { b - a } else { a - b + 1 };
     u16::try_from(d).unwrap_or(FAR).min(FAR + 1) - 1
@@ -241,11 +300,13 @@ fn to_usize<T: TryInto<usize>>(value: T) -> usize {
     value.try_into().unwrap_or(usize::MAX)
 }
 
-/// Which documents each node matches, with how many typos and in which fields.
+/// Which documents each node matches, with how many typos and in which fields; where the
+/// phrases occur; which documents the negative terms exclude.
 fn match_segment(
     reader: &SegmentReader,
     fields: &Fields,
     matchers: &[Matcher],
+    parsed: &query::ParsedQuery,
     highlight_terms: &mut HashMap<String, Option<usize>>,
 ) -> tantivy::Result<SegmentMatch> {
     let size = to_usize(reader.max_doc());
@@ -260,6 +321,40 @@ fn match_segment(
             short.bits = vec![0; inverted.terms().num_terms() / 64 + 1];
         }
         for (i, matcher) in matchers.iter().enumerate() {
+            if let Some(words) = &matcher.node.phrase {
+                let found = phrase_occurrences(&inverted, words)?;
+                if found.is_empty() {
+                    continue;
+                }
+                let node_hits = matched.hits[i].get_or_insert_with(|| vec![NodeHit::NONE; size]);
+                let within = matched.within[i].get_or_insert_with(|| {
+                    [Bits::empty(size), Bits::empty(size), Bits::empty(size)]
+                });
+                for (doc, start) in found {
+                    let d = to_usize(doc);
+                    if let Some(hit) = node_hits.get_mut(d) {
+                        hit.typos = 0;
+                        hit.fields |= 1 << f;
+                        hit.exact_fields |= 1 << f;
+                    }
+                    within[0].insert(d);
+                    let last = u32::try_from(words.len().saturating_sub(1)).unwrap_or(0);
+                    matched.phrases.entry(doc).or_default().push(Occurrence {
+                        slot: 0,
+                        position: start,
+                        end: start + last,
+                        node: u8::try_from(i).unwrap_or(u8::MAX),
+                        field: u8::try_from(f).unwrap_or(u8::MAX),
+                        exact: true,
+                        typos: 0,
+                        phrase: true,
+                    });
+                }
+                for word in words {
+                    highlight_terms.insert(word.clone(), None);
+                }
+                continue;
+            }
             for (derivation, ord, info) in matcher.derivations(inverted.terms())? {
                 let mut postings =
                     inverted.read_postings_from_terminfo(&info, IndexRecordOption::Basic)?;
@@ -268,37 +363,51 @@ fn match_segment(
                     [Bits::empty(size), Bits::empty(size), Bits::empty(size)]
                 });
                 let level = &mut within[usize::from(derivation.typos.min(2))];
+                let exact = derivation.exact();
                 let mut doc = postings.doc();
                 while doc != TERMINATED {
                     let d = to_usize(doc);
                     if let Some(hit) = node_hits.get_mut(d) {
-                        hit.typos = hit.typos.min(derivation.typos);
-                        hit.fields |= 1 << f;
-                        if derivation.exact() {
-                            hit.exact_fields |= 1 << f;
+                        // Only the derivations of the document's typo bucket count.
+                        if derivation.typos < hit.typos {
+                            *hit = NodeHit {
+                                typos: derivation.typos,
+                                fields: 0,
+                                exact_fields: 0,
+                            };
+                        }
+                        if derivation.typos == hit.typos {
+                            hit.fields |= 1 << f;
+                            if exact {
+                                hit.exact_fields |= 1 << f;
+                            }
                         }
                     }
                     level.insert(d);
                     doc = postings.advance();
                 }
-                let highlight = derivation
-                    .extends
+                // A prefix is marked no longer than the query word (Meilisearch's rule).
+                let highlight = matcher
+                    .node
+                    .prefix
                     .then(|| matcher.node.text.chars().count());
                 highlight_terms
                     .entry(derivation.term.clone())
                     .and_modify(|h| *h = if highlight.is_none() { None } else { *h })
                     .or_insert(highlight);
                 if let Some(short) = matched.short.get_mut(f) {
-                    short.add(ord, i, derivation.exact());
+                    short.add(ord, i, exact, derivation.typos);
                 }
                 matched.lists.push(TermList {
                     node: i,
                     field: u8::try_from(f).unwrap_or(u8::MAX),
-                    exact: derivation.exact(),
+                    exact,
+                    typos: derivation.typos,
                     info,
                 });
             }
         }
+        excluded(&inverted, parsed, size, &mut matched.excluded)?;
     }
     for [zero, one, two] in matched.within.iter_mut().flatten() {
         one.or(zero);
@@ -308,6 +417,88 @@ fn match_segment(
         short.entries.sort_unstable();
     }
     Ok(matched)
+}
+
+/// Adds to `excluded` the documents of one field holding a negative word (exactly) or a
+/// negative phrase.
+fn excluded(
+    inverted: &tantivy::InvertedIndexReader,
+    parsed: &query::ParsedQuery,
+    size: usize,
+    excluded: &mut Option<Bits>,
+) -> tantivy::Result<()> {
+    for word in &parsed.negative_words {
+        let Some(info) = inverted.terms().get(word.as_bytes())? else {
+            continue;
+        };
+        let mut postings = inverted.read_postings_from_terminfo(&info, IndexRecordOption::Basic)?;
+        let bits = excluded.get_or_insert_with(|| Bits::empty(size));
+        let mut doc = postings.doc();
+        while doc != TERMINATED {
+            bits.insert(to_usize(doc));
+            doc = postings.advance();
+        }
+    }
+    for words in &parsed.negative_phrases {
+        for (doc, _) in phrase_occurrences(inverted, words)? {
+            excluded
+                .get_or_insert_with(|| Bits::empty(size))
+                .insert(to_usize(doc));
+        }
+    }
+    Ok(())
+}
+
+/// Where `words` occur in one field, adjacent and in order: (document, position of the
+/// first word), every occurrence.
+fn phrase_occurrences(
+    inverted: &tantivy::InvertedIndexReader,
+    words: &[String],
+) -> tantivy::Result<Vec<(DocId, u32)>> {
+    let mut lists = Vec::with_capacity(words.len());
+    for word in words {
+        let Some(info) = inverted.terms().get(word.as_bytes())? else {
+            return Ok(Vec::new());
+        };
+        lists.push(
+            inverted
+                .read_postings_from_terminfo(&info, IndexRecordOption::WithFreqsAndPositions)?,
+        );
+    }
+    let Some((first, rest)) = lists.split_first_mut() else {
+        return Ok(Vec::new());
+    };
+    let mut found = Vec::new();
+    let mut starts = Vec::new();
+    let mut positions = Vec::new();
+    let mut doc = first.doc();
+    'docs: while doc != TERMINATED {
+        for list in rest.iter_mut() {
+            let at = if list.doc() < doc {
+                list.seek(doc)
+            } else {
+                list.doc()
+            };
+            if at != doc {
+                // Move the first list to where the other one stands.
+                doc = if at == TERMINATED {
+                    TERMINATED
+                } else {
+                    first.seek(at)
+                };
+                continue 'docs;
+            }
+        }
+        first.positions(&mut starts);
+        for (k, list) in rest.iter_mut().enumerate() {
+            list.positions(&mut positions);
+            let offset = u32::try_from(k + 1).unwrap_or(u32::MAX);
+            starts.retain(|p| positions.binary_search(&(p + offset)).is_ok());
+        }
+        found.extend(starts.iter().map(|p| (doc, *p)));
+        doc = first.advance();
+    }
+    Ok(found)
 }
 
 /// Documents with a path of matched nodes over every query word, and, level by level,
@@ -369,11 +560,16 @@ impl<'a> Paths<'a> {
                 let Some(within) = &self.matched.within[i] else {
                     continue;
                 };
-                for (typos, docs) in within.iter().enumerate().take(cost + 1) {
-                    let from = if typos == 0 {
+                let base = usize::from(ngram_cost(&matcher.node));
+                for (typos, docs) in within.iter().enumerate() {
+                    let total = typos + base;
+                    if total > cost {
+                        break;
+                    }
+                    let from = if total == 0 {
                         &row[matcher.node.start]
                     } else {
-                        &self.levels[cost - typos][matcher.node.start]
+                        &self.levels[cost - total][matcher.node.start]
                     };
                     cell.or_and(from, docs);
                 }
@@ -408,11 +604,13 @@ pub fn run(
     searcher: &Searcher,
     fields: &Fields,
     tables: &[std::sync::Arc<Table>],
+    names: Option<&NameOrder>,
     request: &SearchRequest,
     strategy: Strategy,
 ) -> tantivy::Result<Outcome> {
     let parsed = query::parse(&request.query);
-    let words = parsed.words.len();
+    let words = parsed.terms.len();
+    let negatives = !parsed.negative_words.is_empty() || !parsed.negative_phrases.is_empty();
     let matchers: Vec<Matcher> = if parsed.is_empty() {
         Vec::new()
     } else {
@@ -437,17 +635,20 @@ pub fn run(
             .get(segment_ord)
             .ok_or_else(|| tantivy::TantivyError::InternalError("no table for a segment".into()))?;
         let alive = table.alive(reader);
-        let matched = if words == 0 {
+        let matched = if words == 0 && !negatives {
             SegmentMatch::default()
         } else {
-            match_segment(reader, fields, &matchers, &mut highlight_terms)?
+            match_segment(reader, fields, &matchers, &parsed, &mut highlight_terms)?
         };
         let mut paths = Paths::new(&matchers, &matched, words, &alive);
-        let matches = if words == 0 {
+        let mut matches = if words == 0 {
             (*alive).clone()
         } else {
             paths.any()
         };
+        if let Some(excluded) = &matched.excluded {
+            matches.and_not(excluded);
+        }
         let clauses = filters::clauses(reader, fields, table, &request.filter)?;
         let results = filters::results(&matches, &clauses);
         let count = results.count();
@@ -458,15 +659,23 @@ pub fn run(
             continue;
         }
 
+        let name_rank = names.and_then(|n| n.ranks.get(segment_ord));
         let sort_value = |d: usize| match request.sort {
             SearchSort::Relevance => 0,
             SearchSort::Newest => -table.published_at[d],
             SearchSort::HighestRate => -table.best_rate_bps[d],
             SearchSort::HighestEarnings => -table.average_earnings[d],
+            SearchSort::Name => name_rank
+                .and_then(|r| r.get(d))
+                .copied()
+                .unwrap_or(i64::MAX),
+        };
+        let order = match (request.sort, names.and_then(|n| n.orders.get(segment_ord))) {
+            (SearchSort::Name, Some(order)) => order.as_slice(),
+            _ => table.order(request.sort),
         };
         if words == 0 {
             // Browsing: the presorted order is the ranking.
-            let order = table.order(request.sort);
             let browse: Box<dyn Iterator<Item = DocId>> = match strategy {
                 Strategy::Staged => Box::new(
                     order
@@ -481,6 +690,7 @@ pub fn run(
                 let d = to_usize(doc);
                 let key = [
                     sort_value(d),
+                    0,
                     0,
                     0,
                     0,
@@ -511,7 +721,6 @@ pub fn run(
             }
         } else {
             // Walk the sort's order to a full page, and through the last value's ties.
-            let order = table.order(request.sort);
             let mut docs = Vec::new();
             let mut last = None;
             for doc in order
@@ -535,23 +744,32 @@ pub fn run(
                 continue;
             };
             let mut path_fields = [0u8; query::MAX_WORDS];
-            let mut attribute = 0u32;
+            let mut path_exact = [0u8; query::MAX_WORDS];
+            let mut path_typos = [0u8; query::MAX_WORDS];
+            let mut attribute = 0i64;
             let mut inexact = 0i64;
             for (k, node) in path.iter().enumerate() {
                 let hit = matched.hits[node].as_ref().map_or(NodeHit::NONE, |h| h[d]);
                 path_fields[k] = hit.fields;
-                attribute += hit.fields.trailing_zeros();
-                inexact += i64::from(hit.exact_fields == 0);
+                path_exact[k] = hit.exact_fields;
+                path_typos[k] = hit.typos;
+                let terms = i64::try_from(matchers[node].node.len).unwrap_or(1);
+                // The best attribute's weight, times the terms an n-gram stands for.
+                attribute += i64::from(hit.fields.trailing_zeros()) * terms;
+                if hit.exact_fields == 0 {
+                    inexact += terms;
+                }
             }
             candidates.push(Candidate {
+                // Proximity, position and exact attribute come with positions.
                 key: [
                     sort_value(d),
                     i64::from(typos),
                     0,
-                    i64::from(attribute),
+                    attribute,
                     0,
-                    // 0 ("an attribute equals the query") is decided with positions.
-                    1 + inexact,
+                    0,
+                    inexact,
                     -table.published_at[d],
                     -table.program_id[d],
                 ],
@@ -559,6 +777,8 @@ pub fn run(
                 doc,
                 path,
                 fields: path_fields,
+                exact_fields: path_exact,
+                typos: path_typos,
                 needs_description: false,
             });
         }
@@ -575,7 +795,15 @@ pub fn run(
                 for candidate in group.iter_mut() {
                     candidate.needs_description = true;
                 }
-                read_positions(reader, fields, matched, table, group, Strategy::Exhaustive)?;
+                read_positions(
+                    reader,
+                    fields,
+                    &matchers,
+                    matched,
+                    table,
+                    group,
+                    Strategy::Exhaustive,
+                )?;
             }
         }
     } else if !candidates.is_empty() {
@@ -593,7 +821,7 @@ pub fn run(
             if let (Some(table), Some(matched)) = (tables.get(s), segments.get(s)) {
                 occurrences.clear();
                 short_occurrences(table, matched, candidate, &mut occurrences);
-                rank_positions(table, candidate, &occurrences, false);
+                rank_positions(table, &matchers, candidate, &occurrences, false);
             }
         }
         let known = candidates
@@ -613,7 +841,15 @@ pub fn run(
             if let (Some(reader), Some(matched), Some(table)) =
                 (readers.get(s), segments.get(s), tables.get(s))
             {
-                read_positions(reader, fields, matched, table, group, Strategy::Staged)?;
+                read_positions(
+                    reader,
+                    fields,
+                    &matchers,
+                    matched,
+                    table,
+                    group,
+                    Strategy::Staged,
+                )?;
             }
         }
     }
@@ -625,7 +861,7 @@ pub fn run(
         .into_sorted()
         .into_iter()
         .skip(request.offset)
-        .map(|(key, segment, doc)| (-key[7], DocAddress::new(segment, doc)))
+        .map(|(key, segment, doc)| (-key[8], DocAddress::new(segment, doc)))
         .collect();
     let mut facets = Facets::default();
     for ((facet, value), count) in facet_totals {
@@ -647,7 +883,7 @@ pub fn run(
 /// The `k` smallest keys offered (with where their documents are).
 struct TopK {
     k: usize,
-    heap: std::collections::BinaryHeap<([i64; 8], u32, DocId)>,
+    heap: std::collections::BinaryHeap<(Key, u32, DocId)>,
 }
 
 impl TopK {
@@ -658,7 +894,7 @@ impl TopK {
         }
     }
 
-    fn offer(&mut self, key: [i64; 8], segment: u32, doc: DocId) {
+    fn offer(&mut self, key: Key, segment: u32, doc: DocId) {
         if self.heap.len() < self.k {
             self.heap.push((key, segment, doc));
         } else if self.heap.peek().is_some_and(|top| key < top.0) {
@@ -667,12 +903,13 @@ impl TopK {
         }
     }
 
-    fn into_sorted(self) -> Vec<([i64; 8], u32, DocId)> {
+    fn into_sorted(self) -> Vec<(Key, u32, DocId)> {
         self.heap.into_sorted_vec()
     }
 }
 
-/// Occurrences of the path's nodes in the candidate's short fields, from the token arrays.
+/// Occurrences of the path's nodes in the candidate's short fields, from the token arrays,
+/// and of its phrases in every field.
 fn short_occurrences(
     table: &Table,
     matched: &SegmentMatch,
@@ -690,92 +927,163 @@ fn short_occurrences(
         }
         let field = u8::try_from(f).unwrap_or(u8::MAX);
         for (position, ord) in table.tokens.of(d, f).iter().enumerate() {
-            for (_, node, exact) in terms.lookup(*ord) {
+            for (_, node, exact, typos) in terms.lookup(*ord) {
                 if path & (1 << node) != 0 {
+                    let position = u32::try_from(position).unwrap_or(u32::MAX);
                     out.push(Occurrence {
                         slot: 0,
-                        position: u32::try_from(position).unwrap_or(u32::MAX),
+                        position,
+                        end: position,
                         node: *node,
                         field,
                         exact: *exact,
+                        typos: *typos,
+                        phrase: false,
                     });
                 }
             }
         }
     }
+    phrase_occurrences_of(matched, candidate, out);
 }
 
-/// Sets proximity, word position and "an attribute equals the query" from `occurrences`.
-/// Without the description's occurrences (`with_description` false), a value the
-/// description could lower is set to its lower bound and the candidate marked.
+fn phrase_occurrences_of(matched: &SegmentMatch, candidate: &Candidate, out: &mut Vec<Occurrence>) {
+    if let Some(found) = matched.phrases.get(&candidate.doc) {
+        let path = candidate.path.mask();
+        out.extend(found.iter().filter(|o| path & (1 << o.node) != 0));
+    }
+}
+
+/// Sets proximity, word position and exact attribute from `occurrences`. Without the
+/// description's occurrences (`with_description` false), a value the description could
+/// lower is set to its lower bound and the candidate marked.
 fn rank_positions(
     table: &Table,
+    matchers: &[Matcher],
     candidate: &mut Candidate,
     occurrences: &[Occurrence],
     with_description: bool,
 ) {
-    let of = |node: usize| {
+    let path = candidate.path;
+    let typos = candidate.typos;
+    // Occurrences of the path's k-th node within its typo bucket.
+    let of = |k: usize| {
+        let node = path.get(k);
         occurrences
             .iter()
-            .filter(move |o| usize::from(o.node) == node)
+            .filter(move |o| usize::from(o.node) == node && o.typos == typos[k])
     };
-    let path = candidate.path;
+    let node = |k: usize| &matchers[path.get(k)].node;
+    let description = |k: usize| candidate.fields[k] & DESCRIPTION != 0;
     let mut needs_description = false;
-    let mut proximity = 0u16;
-    for k in 1..usize::from(path.len) {
-        let (a, b) = (path.get(k - 1), path.get(k));
-        let closest = of(a)
+
+    // Proximity: an n-gram's own cost, and each pair of terms adjacent in the query.
+    let mut proximity = 0i64;
+    for k in 0..usize::from(path.len) {
+        proximity += i64::try_from(node(k).len - 1).unwrap_or(0);
+        if k == 0 {
+            continue;
+        }
+        let (left, right) = (node(k - 1), node(k));
+        if left.position + left.positions != right.position {
+            // Not adjacent in the query (a hard separator or an excluded word between).
+            continue;
+        }
+        let closest = of(k - 1)
             .flat_map(|oa| {
-                of(b)
-                    .filter(move |ob| ob.field == oa.field)
-                    .map(move |ob| distance(oa.position, ob.position))
+                of(k).filter(move |ob| ob.field == oa.field).map(move |ob| {
+                    if oa.phrase || ob.phrase {
+                        // A phrase and a word: in order only.
+                        if ob.position > oa.end {
+                            distance(oa.end, ob.position)
+                        } else {
+                            FAR
+                        }
+                    } else {
+                        distance(oa.end, ob.position)
+                    }
+                })
             })
             .min()
             .unwrap_or(FAR);
-        let both_in_description = candidate.fields[k - 1] & candidate.fields[k] & DESCRIPTION != 0;
-        if !with_description && closest > 0 && both_in_description {
+        if !with_description && closest > 0 && description(k - 1) && description(k) {
             needs_description = true;
         } else {
-            proximity += closest;
+            proximity += i64::from(closest);
         }
     }
-    // Each word's earliest position within the best attribute it matched in.
+
+    // Word position: each term's best bucketed position in any attribute, against its
+    // position in the query.
     let mut position = 0i64;
-    for (k, node) in path.iter().enumerate() {
-        let best = candidate.fields[k].trailing_zeros();
-        if !with_description && to_usize(best) == SHORT_FIELDS {
+    for k in 0..usize::from(path.len) {
+        let n = node(k);
+        let terms = u32::try_from(n.len).unwrap_or(1);
+        let cost = |o: &Occurrence| {
+            let distance = bucketed(o.position).abs_diff(u32::from(n.position));
+            (0..terms).map(|i| position_cost(distance + i)).sum::<i64>()
+        };
+        let best = of(k).map(cost).min();
+        if !with_description && description(k) && best.is_none_or(|b| b > 0) {
+            // The description may hold an earlier one.
             needs_description = true;
             continue;
         }
-        position += of(node)
-            .filter(|o| u32::from(o.field) == best)
-            .map(|o| bucketed(o.position))
-            .min()
-            .unwrap_or(0);
+        position += best.unwrap_or(10 * i64::from(terms));
     }
-    candidate.key[PROXIMITY] = i64::from(proximity);
+
+    // Exact attribute: every term's exact word at its query position (in any attribute),
+    // all of them in one attribute (it starts with the query), and nothing else in it
+    // (it is the query).
+    let exact_level = |with: bool| -> i64 {
+        let mut common = u8::MAX;
+        let mut words = 0u32;
+        let exact_fields = candidate.exact_fields.iter().zip(typos);
+        for (k, (&exact_fields, bucket)) in exact_fields.enumerate().take(usize::from(path.len)) {
+            let n = node(k);
+            if bucket != 0 || exact_fields == 0 {
+                return 2;
+            }
+            let at = bucketed(u32::from(n.position));
+            let placed = of(k).any(|o| o.exact && bucketed(o.position) == at);
+            let maybe = with && exact_fields & DESCRIPTION != 0;
+            if !placed && !maybe {
+                return 2;
+            }
+            common &= exact_fields;
+            words += u32::from(n.positions);
+        }
+        if common == 0 {
+            return 2;
+        }
+        let counts = table.word_counts[to_usize(candidate.doc)];
+        let equal =
+            (0..=SHORT_FIELDS).any(|f| common & (1 << f) != 0 && u32::from(counts[f]) == words);
+        if equal { 0 } else { 1 }
+    };
+    let mut exact = exact_level(false);
+    if !with_description && exact > 0 {
+        let possible = exact_level(true);
+        if possible < exact {
+            needs_description = true;
+            exact = possible;
+        }
+    }
+
+    candidate.key[PROXIMITY] = proximity;
     candidate.key[POSITION] = position;
-    // Every node exact, in one attribute, one after the other from its first word, and
-    // nothing else in that attribute.
-    let counts = table.word_counts[to_usize(candidate.doc)];
-    let equals = (0..SHORT_FIELDS).any(|f| {
-        counts[f] == path.len
-            && path.iter().enumerate().all(|(k, node)| {
-                of(node).any(|o| usize::from(o.field) == f && o.exact && to_usize(o.position) == k)
-            })
-    });
-    if equals {
-        candidate.key[EXACTNESS] = 0;
-    }
+    candidate.key[EXACT_ATTRIBUTE] = exact;
     candidate.needs_description = needs_description;
 }
 
 /// Reads word positions from posting lists for the candidates that need them (one
 /// segment's, ascending by document) and completes their keys: the description's, the
 /// short fields' coming from the token arrays (staged), or every field's (exhaustive).
+#[allow(clippy::too_many_arguments)]
 fn read_positions(
     reader: &SegmentReader,
     fields: &Fields,
+    matchers: &[Matcher],
     matched: &SegmentMatch,
     table: &Table,
     candidates: &mut [Candidate],
@@ -819,9 +1127,12 @@ fn read_positions(
             occurrences.extend(buffer.iter().map(|position| Occurrence {
                 slot: u32::try_from(slot).unwrap_or(u32::MAX),
                 position: *position,
+                end: *position,
                 node: u8::try_from(list.node).unwrap_or(u8::MAX),
                 field: list.field,
                 exact: list.exact,
+                typos: list.typos,
+                phrase: false,
             }));
         };
         if needy.saturating_mul(8) < to_usize(list.info.doc_freq) {
@@ -877,9 +1188,11 @@ fn read_positions(
         all.clear();
         if strategy == Strategy::Staged {
             short_occurrences(table, matched, candidate, &mut all);
+        } else {
+            phrase_occurrences_of(matched, candidate, &mut all);
         }
         all.extend_from_slice(&grouped[starts[slot]..starts[slot + 1]]);
-        rank_positions(table, candidate, &all, true);
+        rank_positions(table, matchers, candidate, &all, true);
     }
     Ok(())
 }
@@ -889,16 +1202,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn early_positions_count_one_by_one_and_far_ones_by_powers_of_two() {
+    fn positions_are_bucketed_as_meilisearch_stores_them() {
         assert_eq!(
-            (
-                bucketed(0),
-                bucketed(15),
-                bucketed(16),
-                bucketed(31),
-                bucketed(32)
-            ),
-            (0, 15, 20, 20, 21)
+            [0, 15, 16, 23, 24, 25, 32, 33, 100].map(bucketed),
+            [0, 15, 24, 24, 32, 32, 32, 64, 128]
+        );
+        assert_eq!(
+            [0, 1, 2, 4, 5, 8, 12, 17, 25, 65, 257, 2000].map(position_cost),
+            [0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9, 10]
         );
     }
 

@@ -61,8 +61,14 @@ pub struct Table {
     /// US cents; `WITHHELD` (-1) when the figure is not public.
     pub average_earnings: Vec<i64>,
     pub approval_rate_bps: Vec<i64>,
-    /// Word counts of name, tagline, vendor and category (capped at 255).
-    pub word_counts: Vec<[u8; 4]>,
+    pub vendor_id: Vec<i64>,
+    pub holding_days: Vec<i64>,
+    pub recurring_months: Vec<i64>,
+    /// Each document's name as an ordinal of `names` (sorted).
+    pub name_ord: Vec<u32>,
+    pub names: Vec<String>,
+    /// Word counts of name, tagline, vendor, category and description (capped at 255).
+    pub word_counts: Vec<[u8; 5]>,
     pub categories: Valued,
     pub partner_types: Valued,
     pub commission_models: Valued,
@@ -136,6 +142,23 @@ impl Table {
                     .unwrap_or(false)
             }))
         };
+        let column = |name: &str| -> tantivy::Result<Vec<i64>> {
+            let column = fast.i64(name)?;
+            Ok((0..reader.max_doc())
+                .map(|d| column.first(d).unwrap_or(0))
+                .collect())
+        };
+        let name_column = fast.str("name_sort")?;
+        let names = Dictionary::from_column(name_column.as_ref())?.values;
+        let name_ord: Vec<u32> = (0..reader.max_doc())
+            .map(|d| {
+                name_column
+                    .as_ref()
+                    .and_then(|c| c.ords().first(d))
+                    .and_then(|o| u32::try_from(o).ok())
+                    .unwrap_or(NO_VALUE)
+            })
+            .collect();
         let approval = fast.str("approval_mode")?;
         let automatic = Valued::build(approval.as_ref(), size)?;
         let words = WORD_COUNT_FIELDS.map(|f| fast.u64(f));
@@ -180,7 +203,15 @@ impl Table {
             cookie_days: docs.clone().map(|d| cookie.first(d).unwrap_or(0)).collect(),
             word_counts: docs
                 .clone()
-                .map(|d| [count(0, d), count(1, d), count(2, d), count(3, d)])
+                .map(|d| {
+                    [
+                        count(0, d),
+                        count(1, d),
+                        count(2, d),
+                        count(3, d),
+                        count(4, d),
+                    ]
+                })
                 .collect(),
             categories: Valued::build(fast.str("category")?.as_ref(), size)?,
             partner_types: Valued::build(fast.str("partner_types")?.as_ref(), size)?,
@@ -199,6 +230,11 @@ impl Table {
                 .collect(),
             average_earnings,
             tokens: Tokens::build(reader, fields)?,
+            vendor_id: column("vendor_id")?,
+            holding_days: column("holding_days")?,
+            recurring_months: column("recurring_months")?,
+            name_ord,
+            names,
             program_id,
             published_at,
             best_rate_bps,
@@ -211,7 +247,8 @@ impl Table {
         match sort {
             SearchSort::HighestRate => &self.highest_rate,
             SearchSort::HighestEarnings => &self.highest_earnings,
-            SearchSort::Relevance | SearchSort::Newest => &self.newest,
+            // Name order spans segments (`NameOrder`); newest stands in for it here.
+            SearchSort::Relevance | SearchSort::Newest | SearchSort::Name => &self.newest,
         }
     }
 
@@ -320,7 +357,60 @@ impl Tokens {
 
 /// Tables of the live segments, built on first use.
 #[derive(Default)]
-pub struct Tables(Mutex<HashMap<SegmentId, Arc<Table>>>);
+pub struct Tables(
+    Mutex<HashMap<SegmentId, Arc<Table>>>,
+    /// The name order of the segments it was built for.
+    Mutex<Option<(Vec<SegmentId>, Arc<NameOrder>)>>,
+);
+
+/// Every live document by name (A to Z, then newest, then highest id): a rank comparable
+/// across segments, and each segment's documents in that order.
+pub struct NameOrder {
+    pub ranks: Vec<Vec<i64>>,
+    pub orders: Vec<Vec<DocId>>,
+}
+
+impl NameOrder {
+    fn build(tables: &[Arc<Table>]) -> Self {
+        let mut all: Vec<&str> = tables
+            .iter()
+            .flat_map(|t| t.names.iter().map(String::as_str))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        let mut ranks = Vec::with_capacity(tables.len());
+        let mut orders = Vec::with_capacity(tables.len());
+        for table in tables {
+            let by_ord: Vec<i64> = table
+                .names
+                .iter()
+                .map(|name| {
+                    all.binary_search(&name.as_str())
+                        .map_or(i64::MAX, |r| i64::try_from(r).unwrap_or(i64::MAX))
+                })
+                .collect();
+            let rank: Vec<i64> = table
+                .name_ord
+                .iter()
+                .map(|ord| {
+                    usize::try_from(*ord)
+                        .ok()
+                        .and_then(|o| by_ord.get(o))
+                        .copied()
+                        .unwrap_or(i64::MAX)
+                })
+                .collect();
+            let mut order: Vec<DocId> = (0..u32::try_from(table.len()).unwrap_or(0)).collect();
+            order.sort_unstable_by_key(|d| {
+                let d = usize::try_from(*d).unwrap_or(0);
+                (rank[d], -table.published_at[d], -table.program_id[d])
+            });
+            ranks.push(rank);
+            orders.push(order);
+        }
+        Self { ranks, orders }
+    }
+}
 
 impl Tables {
     /// Tables for every segment of `searcher`, in segment order; forgets dead segments.
@@ -349,5 +439,33 @@ impl Tables {
             tables.push(table);
         }
         Ok(tables)
+    }
+}
+
+impl Tables {
+    /// The name order of `tables` (the segments of `searcher`), built on first use after
+    /// the segments change.
+    pub fn name_order(
+        &self,
+        searcher: &tantivy::Searcher,
+        tables: &[Arc<Table>],
+    ) -> tantivy::Result<Arc<NameOrder>> {
+        let live: Vec<SegmentId> = searcher
+            .segment_readers()
+            .iter()
+            .map(SegmentReader::segment_id)
+            .collect();
+        let mut cached = self
+            .1
+            .lock()
+            .map_err(|_| tantivy::TantivyError::InternalError("name order poisoned".into()))?;
+        if let Some((segments, order)) = cached.as_ref()
+            && *segments == live
+        {
+            return Ok(Arc::clone(order));
+        }
+        let order = Arc::new(NameOrder::build(tables));
+        *cached = Some((live, Arc::clone(&order)));
+        Ok(order)
     }
 }
