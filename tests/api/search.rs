@@ -531,3 +531,47 @@ async fn a_reindex_swaps_in_a_complete_index_and_replays_what_changed_meanwhile(
         ["late-draft"]
     );
 }
+
+#[tokio::test]
+async fn vendor_filter_operators_and_name_sort_work_through_the_api() {
+    let app = TestApp::spawn().await;
+    let (_, acme, _) = app
+        .published_program(
+            "acme@example.com",
+            "acme-crm",
+            json!({ "name": "Zulu CRM for Agencies" }),
+        )
+        .await;
+    let (_, other, _) = app
+        .published_program(
+            "other@example.com",
+            "other-crm",
+            json!({ "name": "Alpha CRM Pro" }),
+        )
+        .await;
+    app.drain_search().await;
+
+    let by_vendor = search(
+        &app,
+        json!({ "query": "crm", "filter": { "vendorIds": [acme] } }),
+    )
+    .await;
+    assert_eq!(slugs(&by_vendor), ["acme-crm"]);
+    let both = json!({ "vendorIds": [acme, other] });
+    let by_name = search(&app, json!({ "filter": both, "sort": "NAME" })).await;
+    assert_eq!(slugs(&by_name), ["other-crm", "acme-crm"], "A to Z");
+
+    let excluded = search(&app, json!({ "query": "crm -zulu" })).await;
+    assert_eq!(slugs(&excluded), ["other-crm"], "-word excludes");
+    let phrase = search(&app, json!({ "query": "\"crm pro\"" })).await;
+    assert_eq!(slugs(&phrase), ["other-crm"], "a phrase");
+    let reversed = search(&app, json!({ "query": "\"pro crm\"" })).await;
+    assert!(slugs(&reversed).is_empty(), "a phrase keeps its order");
+
+    // A vendor id that is not a vendor's is refused, typed.
+    let wrong = search(&app, json!({ "filter": { "vendorIds": ["not-an-id"] } })).await;
+    assert_eq!(wrong.error_code(), "BAD_USER_INPUT");
+    let too_many: Vec<Value> = (0..51).map(|_| acme.clone()).collect();
+    let refused = search(&app, json!({ "filter": { "vendorIds": too_many } })).await;
+    assert_eq!(refused.error_code(), "BAD_USER_INPUT");
+}

@@ -9,11 +9,13 @@
 //! only ten words count; case and accents fold. Ranking: sort, typo, proximity, attribute
 //! (name, tagline, vendor, category, description), exactness, then newest.
 
+mod ranking;
+
 use std::{sync::Arc, time::Duration};
 
 use api::search::{
     Change, Facets, ProgramDocument, SearchFilter, SearchIndex, SearchRequest, SearchSort,
-    document::WITHHELD,
+    document::{LIFETIME_MONTHS, WITHHELD},
     embedded::EmbeddedIndex,
     meili::{MeiliConfig, MeilisearchIndex},
 };
@@ -81,9 +83,23 @@ fn fixture() -> Vec<ProgramDocument> {
         };
         doc.average_earnings_usd_cents = of(&EARNINGS);
         doc.approval_rate_bps = of(&APPROVAL_RATES);
+        if let Some((_, days)) = HOLDING_DAYS.iter().find(|(id, _)| *id == doc.program_id) {
+            doc.holding_days = *days;
+        }
+        if let Some((_, months)) = RECURRING_MONTHS
+            .iter()
+            .find(|(id, _)| *id == doc.program_id)
+        {
+            doc.recurring_months = *months;
+        }
     }
     docs
 }
+
+/// Holding periods other than the fixture's 30 days.
+const HOLDING_DAYS: [(i64, i64); 3] = [(3, 0), (7, 14), (12, 60)];
+/// Longest recurring periods of the recurring programs (1, 7, 12, 14).
+const RECURRING_MONTHS: [(i64, i64); 4] = [(1, 12), (7, 24), (12, LIFETIME_MONTHS), (14, 6)];
 
 fn documents() -> Vec<ProgramDocument> {
     const P: &[&str] = &["PERCENTAGE"];
@@ -432,9 +448,93 @@ fn cases() -> Vec<(&'static str, SearchRequest, Expect)> {
             Ordered(vec![11]),
         ),
         (
-            "quotes are separators, not phrase operators",
+            "a one-word phrase is the exact word",
             query("\"crm\""),
             Ordered(vec![2]),
+        ),
+        (
+            "vendor filter",
+            filtered(SearchFilter {
+                vendor_ids: vec![2],
+                ..SearchFilter::default()
+            }),
+            Ordered(vec![13, 10, 7, 4, 1]),
+        ),
+        (
+            "holding period at most",
+            filtered(SearchFilter {
+                holding_days_max: Some(14),
+                ..SearchFilter::default()
+            }),
+            Ordered(vec![7, 3]),
+        ),
+        (
+            "recurring months range",
+            filtered(SearchFilter {
+                recurring_months_min: Some(12),
+                recurring_months_max: Some(24),
+                ..SearchFilter::default()
+            }),
+            Ordered(vec![7, 1]),
+        ),
+        (
+            "a lifetime rule passes any minimum of recurring months",
+            filtered(SearchFilter {
+                recurring_months_min: Some(100),
+                ..SearchFilter::default()
+            }),
+            Ordered(vec![12]),
+        ),
+        (
+            "a maximum of recurring months keeps one-time programs out",
+            filtered(SearchFilter {
+                recurring_months_max: Some(12),
+                ..SearchFilter::default()
+            }),
+            Ordered(vec![14, 1]),
+        ),
+        (
+            "worldwide only",
+            filtered(SearchFilter {
+                worldwide_only: true,
+                ..SearchFilter::default()
+            }),
+            Ordered(vec![14, 13, 11, 10, 8, 7, 6, 3, 1]),
+        ),
+        (
+            "excluded countries leave worldwide programs in",
+            filtered(SearchFilter {
+                excluded_countries: strings(&["us"]),
+                ..SearchFilter::default()
+            }),
+            Ordered(vec![14, 13, 11, 10, 9, 8, 7, 6, 5, 4, 3, 1]),
+        ),
+        (
+            "by name, A to Z",
+            SearchRequest {
+                sort: SearchSort::Name,
+                ..query("")
+            },
+            Ordered(vec![1, 13, 3, 9, 7, 11, 4, 14, 5, 6, 2, 12, 8, 10]),
+        ),
+        (
+            "by name over a query",
+            SearchRequest {
+                sort: SearchSort::Name,
+                ..query("analytics")
+            },
+            Ordered(vec![1, 13, 14, 5]),
+        ),
+        (
+            "a phrase on the fixture",
+            query("\"sales teams\""),
+            Ordered(vec![2]),
+        ),
+        (
+            "an excluded word on the fixture",
+            query("sales -crm"),
+            // "sale" (Café Connect's "point of sale") is one typo away.
+            Ordered(vec![12, 10, 9]),
         ),
         (
             "colons are separators",
@@ -789,6 +889,20 @@ async fn run_contract(engine: &dyn SearchIndex) -> Vec<String> {
         },
         Err(e) => failures.push(format!("description highlight: error {e}")),
     }
+    // A typo match is marked no longer than the query word (Meilisearch's rule).
+    match engine.search(&query("satelite")).await {
+        Ok(r) => {
+            let tagline = r
+                .hits
+                .first()
+                .map(|h| h.highlights.tagline.clone())
+                .unwrap_or_default();
+            if tagline != "<mark>Satellit</mark>e ops" {
+                failures.push(format!("typo highlight: got {tagline:?}"));
+            }
+        }
+        Err(e) => failures.push(format!("typo highlight: error {e}")),
+    }
     match engine.search(&query("beacon")).await {
         Ok(r) => {
             if r.hits
@@ -806,18 +920,46 @@ async fn run_contract(engine: &dyn SearchIndex) -> Vec<String> {
     failures
 }
 
-async fn load(engine: &dyn SearchIndex) {
+/// Runs the ranking cases (an index holding `ranking::documents()`); returns the failures.
+async fn run_ranking(engine: &dyn SearchIndex) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (name, request, expected) in ranking::requests() {
+        match engine.search(&request).await {
+            Ok(r) => {
+                let got: Vec<i64> = r.hits.iter().map(|h| h.program_id).collect();
+                if got != expected {
+                    failures.push(format!(
+                        "{name} ({:?}): expected {expected:?}, got {got:?}",
+                        request.query
+                    ));
+                }
+            }
+            Err(e) => failures.push(format!("{name}: error {e}")),
+        }
+    }
+    failures
+}
+
+async fn load(engine: &dyn SearchIndex, documents: Vec<ProgramDocument>) {
     engine
-        .apply(fixture().into_iter().map(Change::Upsert).collect())
+        .apply(documents.into_iter().map(Change::Upsert).collect())
         .await
         .expect("fixture indexed");
+}
+
+#[test]
+fn there_are_at_least_forty_ranking_cases() {
+    assert!(ranking::count() >= 40, "{} ranking cases", ranking::count());
 }
 
 #[tokio::test]
 async fn the_search_contract_holds_on_the_embedded_engine() {
     let engine = EmbeddedIndex::in_memory().unwrap();
-    load(&engine).await;
-    let failures = run_contract(&engine).await;
+    load(&engine, fixture()).await;
+    let mut failures = run_contract(&engine).await;
+    let ranking = EmbeddedIndex::in_memory().unwrap();
+    load(&ranking, ranking::documents()).await;
+    failures.extend(run_ranking(&ranking).await);
     assert!(
         failures.is_empty(),
         "{} contract failures on the embedded engine:\n{}",
@@ -843,23 +985,30 @@ async fn the_search_contract_holds_on_meilisearch_when_configured() {
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     );
-    let config = MeiliConfig {
-        url,
+    let config = |index_prefix: String| MeiliConfig {
+        url: url.clone(),
         api_key: std::env::var("MEILISEARCH_API_KEY")
             .ok()
             .filter(|k| !k.is_empty()),
-        index_prefix: prefix,
+        index_prefix,
         search_timeout: Duration::from_secs(5),
         write_timeout: Duration::from_secs(60),
     };
-    let (engine, created) = MeilisearchIndex::connect(config)
+    let (engine, created) = MeilisearchIndex::connect(config(prefix.clone()))
         .await
         .expect("Meilisearch reachable");
     assert!(created, "a fresh index per run");
     let engine = Arc::new(engine);
-    load(engine.as_ref()).await;
-    let failures = run_contract(engine.as_ref()).await;
+    let (ranking, created) = MeilisearchIndex::connect(config(format!("{prefix}ranking_")))
+        .await
+        .expect("Meilisearch reachable");
+    assert!(created, "a fresh index per run");
+    load(engine.as_ref(), fixture()).await;
+    load(&ranking, ranking::documents()).await;
+    let mut failures = run_contract(engine.as_ref()).await;
+    failures.extend(run_ranking(&ranking).await);
     let deleted = engine.delete().await;
+    let deleted_ranking = ranking.delete().await;
     assert!(
         failures.is_empty(),
         "{} contract failures on Meilisearch:\n{}",
@@ -867,4 +1016,5 @@ async fn the_search_contract_holds_on_meilisearch_when_configured() {
         failures.join("\n")
     );
     deleted.expect("test index deleted");
+    deleted_ranking.expect("test index deleted");
 }

@@ -181,6 +181,9 @@ pub fn typos(node: &Node, term: &str) -> Option<Derivation> {
 pub struct Matcher {
     pub node: Node,
     dfa: Dfa,
+    /// The word split in two indexed words (`datawarehouse` → `data warehouse`): matched
+    /// as a phrase, one typo.
+    pub split: Option<[String; 2]>,
 }
 
 impl Matcher {
@@ -194,6 +197,7 @@ impl Matcher {
         Self {
             node,
             dfa: Dfa(dfa),
+            split: None,
         }
     }
 

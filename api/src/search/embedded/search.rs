@@ -355,6 +355,45 @@ fn match_segment(
                 }
                 continue;
             }
+            if let Some(split) = &matcher.split {
+                let found = phrase_occurrences(&inverted, split)?;
+                if !found.is_empty() {
+                    let node_hits =
+                        matched.hits[i].get_or_insert_with(|| vec![NodeHit::NONE; size]);
+                    let within = matched.within[i].get_or_insert_with(|| {
+                        [Bits::empty(size), Bits::empty(size), Bits::empty(size)]
+                    });
+                    for (doc, start) in found {
+                        let d = to_usize(doc);
+                        if let Some(hit) = node_hits.get_mut(d) {
+                            if SPLIT_TYPOS < hit.typos {
+                                *hit = NodeHit {
+                                    typos: SPLIT_TYPOS,
+                                    fields: 0,
+                                    exact_fields: 0,
+                                };
+                            }
+                            if hit.typos == SPLIT_TYPOS {
+                                hit.fields |= 1 << f;
+                            }
+                        }
+                        within[usize::from(SPLIT_TYPOS)].insert(d);
+                        matched.phrases.entry(doc).or_default().push(Occurrence {
+                            slot: 0,
+                            position: start,
+                            end: start + 1,
+                            node: u8::try_from(i).unwrap_or(u8::MAX),
+                            field: u8::try_from(f).unwrap_or(u8::MAX),
+                            exact: false,
+                            typos: SPLIT_TYPOS,
+                            phrase: true,
+                        });
+                    }
+                    for word in split {
+                        highlight_terms.insert(word.clone(), None);
+                    }
+                }
+            }
             for (derivation, ord, info) in matcher.derivations(inverted.terms())? {
                 let mut postings =
                     inverted.read_postings_from_terminfo(&info, IndexRecordOption::Basic)?;
@@ -417,6 +456,78 @@ fn match_segment(
         short.entries.sort_unstable();
     }
     Ok(matched)
+}
+
+/// A split word counts as one typo.
+const SPLIT_TYPOS: u8 = 1;
+
+/// Meilisearch's split of a query word into two indexed words: of every cut, the one whose
+/// rarer half is in the most documents (the first such cut on ties); `None` when no cut
+/// gives two words of the index.
+fn best_split(
+    searcher: &Searcher,
+    fields: &Fields,
+    word: &str,
+) -> tantivy::Result<Option<[String; 2]>> {
+    let mut best: Option<(u64, usize)> = None;
+    for (cut, _) in word.char_indices().skip(1) {
+        let (left, right) = word.split_at(cut);
+        if !indexed(searcher, fields, left)? || !indexed(searcher, fields, right)? {
+            continue;
+        }
+        let frequency =
+            documents_with(searcher, fields, left)?.min(documents_with(searcher, fields, right)?);
+        if frequency > 0 && best.is_none_or(|(old, _)| frequency > old) {
+            best = Some((frequency, cut));
+        }
+    }
+    Ok(best.map(|(_, cut)| [word[..cut].to_owned(), word[cut..].to_owned()]))
+}
+
+/// Whether some text field of some segment has `word`.
+fn indexed(searcher: &Searcher, fields: &Fields, word: &str) -> tantivy::Result<bool> {
+    for reader in searcher.segment_readers() {
+        for field in &fields.text {
+            if reader
+                .inverted_index(*field)?
+                .terms()
+                .get(word.as_bytes())?
+                .is_some()
+            {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Live documents with `word` in any text field.
+fn documents_with(searcher: &Searcher, fields: &Fields, word: &str) -> tantivy::Result<u64> {
+    let mut total = 0;
+    for reader in searcher.segment_readers() {
+        let size = to_usize(reader.max_doc());
+        let mut docs = Bits::empty(size);
+        for field in &fields.text {
+            let inverted = reader.inverted_index(*field)?;
+            let Some(info) = inverted.terms().get(word.as_bytes())? else {
+                continue;
+            };
+            let mut postings =
+                inverted.read_postings_from_terminfo(&info, IndexRecordOption::Basic)?;
+            let mut doc = postings.doc();
+            while doc != TERMINATED {
+                if reader
+                    .alive_bitset()
+                    .is_none_or(|alive| alive.is_alive(doc))
+                {
+                    docs.insert(to_usize(doc));
+                }
+                doc = postings.advance();
+            }
+        }
+        total += docs.count();
+    }
+    Ok(total)
 }
 
 /// Adds to `excluded` the documents of one field holding a negative word (exactly) or a
@@ -614,10 +725,16 @@ pub fn run(
     let matchers: Vec<Matcher> = if parsed.is_empty() {
         Vec::new()
     } else {
-        matching::nodes(&parsed)
+        let mut matchers: Vec<Matcher> = matching::nodes(&parsed)
             .into_iter()
             .map(Matcher::new)
-            .collect()
+            .collect();
+        for matcher in &mut matchers {
+            if matcher.node.len == 1 && matcher.node.phrase.is_none() {
+                matcher.split = best_split(searcher, fields, &matcher.node.text)?;
+            }
+        }
+        matchers
     };
     let wanted = request.offset.saturating_add(request.limit);
     let mut candidates: Vec<Candidate> = Vec::new();
