@@ -36,6 +36,8 @@ fn requests() -> Vec<(&'static str, SearchRequest)> {
         ("prefix", q("spar")),
         ("two words", q("cloud hub")),
         ("common words (all match)", q("partner program")),
+        ("phrase", q("\"cloud hub\"")),
+        ("exclusion", q("cloud -hub")),
         ("browse", q("")),
         (
             "filters",
