@@ -115,6 +115,12 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let address = listener.local_addr()?;
         let cors_origins = config.http.cors_origins.clone();
+        if cors_origins.is_empty() {
+            tracing::info!(
+                "CORS_ORIGINS is empty: pages on other origins cannot call the API \
+                 (for an SPA dev server: CORS_ORIGINS=http://localhost:5173)"
+            );
+        }
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(cors(&cors_origins))
@@ -358,10 +364,21 @@ async fn graphiql(state: web::Data<AppState>) -> HttpResponse {
         )
 }
 
+/// Request headers GraphQL clients send besides the standard ones: Apollo Client's name
+/// and version (set with `name`/`version`), Apollo's CSRF-prevention header, and the
+/// API key header of back ends calling from a browser-like client.
+const CLIENT_HEADERS: [&str; 4] = [
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "apollo-require-preflight",
+    "x-api-key",
+];
+
 fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
         .allowed_methods(["GET", "POST"])
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .allowed_headers(CLIENT_HEADERS)
         .allowed_header(request_id::HEADER)
         .expose_headers([request_id::HEADER])
         .max_age(3600);

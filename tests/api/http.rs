@@ -487,3 +487,93 @@ async fn cors_allows_only_the_configured_origins() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn cors_lets_the_headers_graphql_clients_send_through() {
+    // Apollo Client sends its name and version when configured; Apollo's CSRF guard asks
+    // for `apollo-require-preflight`; the APQ GET carries no body.
+    let app = TestApp::spawn_with(&["--cors-origins", "http://localhost:5173"]).await;
+    for (method, headers) in [
+        (
+            "POST",
+            "content-type, authorization, apollographql-client-name, apollographql-client-version",
+        ),
+        ("POST", "apollo-require-preflight, x-request-id"),
+        ("GET", "accept, apollographql-client-name"),
+    ] {
+        let preflight = app
+            .http()
+            .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+            .header("origin", "http://localhost:5173")
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", headers)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            preflight.status().is_success(),
+            "{method} with {headers}: {}",
+            preflight.status()
+        );
+        assert_eq!(
+            preflight.headers()["access-control-allow-origin"],
+            "http://localhost:5173"
+        );
+        let allowed = preflight.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .to_lowercase();
+        for header in headers.split(", ") {
+            assert!(allowed.contains(header), "{header} not in {allowed}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn response_maps_follow_the_selection_order_every_time() {
+    // The spec orders a response map like its selection set; fields that load data
+    // (tiers, vendor, earnings) finish after plain ones and used to come last.
+    let app = TestApp::spawn().await;
+    app.published_program("owner@example.com", "ordered", json!({ "name": "Ordered" }))
+        .await;
+    let query = "query { program(slug: \"ordered\") { tiers { __typename } earnings { sampleSize } name ...More vendor { slug name } handle: slug currency } }
+        fragment More on Program { trust { approvalRate } commissionRules { __typename } }";
+    let order = [
+        "\"tiers\"",
+        "\"earnings\"",
+        "\"name\"",
+        "\"trust\"",
+        "\"commissionRules\"",
+        "\"vendor\"",
+        "\"handle\"",
+        "\"currency\"",
+    ];
+    for _ in 0..20 {
+        let response = app
+            .anonymous()
+            .post()
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .unwrap();
+        let body = response.text().await.unwrap();
+        assert!(!body.contains("\"errors\""), "{body}");
+        let program = &body[body.find("\"program\"").unwrap()..];
+        // Top-level keys of `program`, in the order they appear (nested keys sit inside
+        // their parent's braces, after it).
+        let at: Vec<usize> = order
+            .iter()
+            .map(|key| {
+                program
+                    .find(key)
+                    .unwrap_or_else(|| panic!("{key} in {body}"))
+            })
+            .collect();
+        assert!(at.is_sorted(), "selection order broken: {body}");
+        let vendor = &program[program.find("\"vendor\"").unwrap()..];
+        assert!(
+            vendor.find("\"slug\"").unwrap() < vendor.find("\"name\"").unwrap(),
+            "nested maps too: {body}"
+        );
+    }
+}

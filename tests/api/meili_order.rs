@@ -223,7 +223,7 @@ impl Drop for Stand {
 
 fn state(name: &str) -> Change {
     let doc: ProgramDocument = serde_json::from_value(json!({
-        "program_id": 1, "name": name, "tagline": "", "description": "", "vendor_name": "v",
+        "program_id": 1, "name": name, "tagline": "", "description": "", "vendor_id": 1, "vendor_name": "v",
         "category": "crm", "category_name": "CRM", "partner_types": [], "all_partner_types": true,
         "commission_models": ["PERCENTAGE"], "best_rate_bps": 2000, "best_flat_usd_cents": 0,
         "durations": ["ONE_TIME"], "recurring": false, "recurring_months": 0, "cookie_days": 30,

@@ -290,3 +290,41 @@ async fn after_a_key_rotation_tokens_of_the_previous_key_still_verify() {
         "UNAUTHENTICATED"
     );
 }
+
+#[tokio::test]
+async fn an_invalid_or_expired_token_answers_401_with_a_bearer_challenge() {
+    let app = TestApp::spawn().await;
+    let expired = sign(claims("1", -120), TEST_JWT_SECRET, Algorithm::HS256);
+    for (name, token) in [("expired", expired.as_str()), ("garbage", "not-a-jwt")] {
+        // Even a field anyone may read: the client must learn its token is stale.
+        let response = app
+            .with_token(token)
+            .post()
+            .json(&json!({ "query": "{ searchPrograms(query: \"crm\") { totalCount } }" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{name}");
+        let challenge = response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            challenge.starts_with("Bearer error=\"invalid_token\""),
+            "{name}: {challenge}"
+        );
+        let body = tests::Gql::read(response).await;
+        assert_eq!(body.error_code(), "UNAUTHENTICATED", "{name}");
+        assert!(body.body.get("data").is_none(), "{name}: nothing ran");
+    }
+    // The same request without the token is an anonymous read.
+    let anonymous = app
+        .anonymous()
+        .post()
+        .json(&json!({ "query": "{ searchPrograms(query: \"crm\") { totalCount } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 200);
+    assert!(anonymous.headers().get("www-authenticate").is_none());
+}

@@ -500,6 +500,41 @@ fn answered(
     builder.body(body)
 }
 
+/// Root fields that start or end a session and need no valid access token.
+const SESSION_FIELDS: [&str; 4] = ["signUp", "logIn", "refreshToken", "logOut"];
+
+/// Whether `operation` is a mutation of session fields only.
+fn only_session_fields(operation: &OperationDefinition) -> bool {
+    use async_graphql::parser::types::Selection;
+    operation.ty == OperationType::Mutation
+        && operation.selection_set.node.items.iter().all(|item| {
+            matches!(&item.node, Selection::Field(field)
+                if SESSION_FIELDS.contains(&field.node.name.node.as_str())
+                    || field.node.name.node == "__typename")
+        })
+}
+
+/// HTTP 401 for a request whose token or key is not valid (RFC 6750's `invalid_token`).
+fn unauthorized(format: Format, failure: crate::error::AuthFailure) -> HttpResponse {
+    let message = failure.message();
+    let body = json!({ "errors": [{
+        "message": message,
+        "extensions": { "code": ErrorCode::Unauthenticated.as_str() },
+    }] });
+    let challenge = format!(
+        "Bearer error=\"invalid_token\", error_description=\"{}\"",
+        message.replace('"', "'")
+    );
+    let mut response = HttpResponse::build(StatusCode::UNAUTHORIZED);
+    response
+        .content_type(format.content_type())
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response.insert_header((header::WWW_AUTHENTICATE, value));
+    }
+    response.body(body.to_string())
+}
+
 /// Whether the response cache answered (`HIT`) or the request ran (`MISS`); only on
 /// requests the cache may answer.
 const X_CACHE: &str = "x-cache";
@@ -526,11 +561,17 @@ pub(super) fn selected_operation(
 ) -> Option<&OperationDefinition> {
     let name = request.operation_name.clone();
     let document = request.parsed_query().ok()?;
+    operation_in(document, name.as_deref())
+}
+
+/// The operation of `document` a request names (or its only one).
+fn operation_in<'a>(
+    document: &'a async_graphql::parser::types::ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
     match (&document.operations, name) {
         (DocumentOperations::Single(op), _) => Some(&op.node),
-        (DocumentOperations::Multiple(ops), Some(name)) => {
-            ops.get(name.as_str()).map(|op| &op.node)
-        }
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
             ops.values().next().map(|op| &op.node)
         }
@@ -614,7 +655,21 @@ async fn execute(
     {
         return request_errors(format, vec![refusal]);
     }
+    if let Err(failure) = &info.auth
+        && !selected_operation(&mut request).is_some_and(only_session_fields)
+    {
+        // Credentials were presented and are not valid: say so at the HTTP level, so a
+        // client refreshes its token instead of guessing (a log-in or refresh still runs:
+        // clients often keep sending the stale header with them).
+        return unauthorized(format, *failure);
+    }
     let mutation = operation.is_some_and(|op| op.is_mutation());
+    let order = {
+        let name = request.operation_name.clone();
+        request.parsed_query().ok().and_then(|document| {
+            operation_in(document, name.as_deref()).map(|op| super::order::Plan::of(document, op))
+        })
+    };
     // Read before executing: an answer computed while a change commits is stored as
     // already stale.
     let generation = state.services.changes.generation();
@@ -643,6 +698,9 @@ async fn execute(
             &message,
         );
     };
+    if let Some(order) = &order {
+        order.apply(&mut response.data);
+    }
     // Execution errors always carry the path of their field: errors without one, and no
     // data, mean the request was refused before it ran (validation, operation selection,
     // the cost budget).
