@@ -59,6 +59,8 @@ pub struct AppState {
     /// Anonymous query answers kept for repeated requests; `None` when turned off.
     pub response_cache: Option<http::response_cache::ResponseCache>,
     pub graphiql: bool,
+    /// The schema's field types, for spec-correct response data (`http::order`).
+    pub types: Arc<http::order::Types>,
 }
 
 pub struct Application {
@@ -97,6 +99,7 @@ impl Application {
     pub async fn build_with(config: Config, search: SearchSetup) -> anyhow::Result<Self> {
         let services = prepare(&config, search).await?;
         let schema = build_schema(services.clone(), &config.graphql);
+        let sdl = schema.sdl();
         let state = web::Data::new(AppState {
             schema,
             services: services.clone(),
@@ -109,6 +112,7 @@ impl Application {
             response_cache: http::response_cache::ResponseCache::new(config.http.response_cache),
             connections: Arc::default(),
             graphiql: config.http.graphiql,
+            types: Arc::new(http::order::Types::from_sdl(&sdl)),
         });
 
         let listener = TcpListener::bind(config.bind)

@@ -577,3 +577,45 @@ async fn response_maps_follow_the_selection_order_every_time() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_errored_field_is_null_and_a_non_null_one_nulls_its_parent() {
+    let app = TestApp::spawn().await;
+    let (_, _, program) = app
+        .published_program("owner@example.com", "nulls", json!({ "name": "Nulls" }))
+        .await;
+    // Nullable: the field is there, null, beside the others (spec §6.4.4).
+    let nullable = app
+        .anonymous()
+        .gql(
+            "{ categories { slug } node(id: \"not-an-id\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        nullable.body["errors"][0]["path"][0] == "node",
+        "{}",
+        nullable.body
+    );
+    let data = nullable.body["data"].as_object().unwrap();
+    assert!(data["categories"].is_array());
+    assert!(
+        data.contains_key("node") && data["node"].is_null(),
+        "{}",
+        nullable.body
+    );
+    // Non-null (`EnrollmentConnection!` at the root): `data` itself is null.
+    let non_null = app
+        .anonymous()
+        .gql(
+            "query($id: ID!) { categories { slug } enrollments(programId: $id) { edges { cursor } } }",
+            json!({ "id": program }),
+        )
+        .await;
+    assert_eq!(non_null.error_code(), "UNAUTHENTICATED");
+    assert!(
+        non_null.body.as_object().unwrap().contains_key("data") && non_null.body["data"].is_null(),
+        "{}",
+        non_null.body
+    );
+}

@@ -667,7 +667,8 @@ async fn execute(
     let order = {
         let name = request.operation_name.clone();
         request.parsed_query().ok().and_then(|document| {
-            operation_in(document, name.as_deref()).map(|op| super::order::Plan::of(document, op))
+            operation_in(document, name.as_deref())
+                .map(|op| super::order::Plan::of(document, op, &state.types))
         })
     };
     // Read before executing: an answer computed while a change commits is stored as
@@ -699,6 +700,7 @@ async fn execute(
         );
     };
     if let Some(order) = &order {
+        order.nulls(&mut response.data, &response.errors);
         order.apply(&mut response.data);
     }
     // Execution errors always carry the path of their field: errors without one, and no

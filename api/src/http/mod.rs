@@ -2,7 +2,7 @@
 
 pub mod graphql;
 pub mod health;
-mod order;
+pub mod order;
 pub mod request_id;
 pub mod response_cache;
 pub mod subscriptions;
