@@ -147,6 +147,9 @@ async fn run(size: u64, rounds: usize) -> anyhow::Result<()> {
         // One client asks thousands of times a second: the limits would refuse it.
         "--rate-limits",
         "false",
+        // The same query a hundred times: measure the search, not the response cache.
+        "--response-cache-entries",
+        "0",
     ])
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let config = settings.resolve().map_err(|e| anyhow::anyhow!("{e}"))?;

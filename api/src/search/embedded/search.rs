@@ -43,7 +43,7 @@ use super::{
     filters,
     matching::{self, Matcher},
     schema::Fields,
-    table::{NO_VALUE, NameOrder, SHORT_FIELDS, Table},
+    table::{DESCRIPTION_HEAD, NO_VALUE, NameOrder, SHORT_FIELDS, TOKEN_FIELDS, Table},
 };
 use crate::search::{Facet, Facets, SearchRequest, SearchSort, query};
 
@@ -186,7 +186,7 @@ struct SegmentMatch {
     within: Vec<Option<[Bits; 3]>>,
     /// Posting lists of every derivation.
     lists: Vec<TermList>,
-    short: [FieldTerms; SHORT_FIELDS],
+    short: [FieldTerms; TOKEN_FIELDS],
     /// Where the phrases of the query occur, by document (every field).
     phrases: HashMap<DocId, Vec<Occurrence>>,
     /// Documents the query's `-word` and `-"phrase"` exclude.
@@ -1141,9 +1141,15 @@ fn rank_positions(
             (0..terms).map(|i| position_cost(distance + i)).sum::<i64>()
         };
         let best = of(k).map(cost).min();
-        if !with_description && description(k) && best.is_none_or(|b| b > 0) {
-            // The description may hold an earlier one.
+        // Beyond the description's head a word is at position 16 or more (bucketed 24).
+        let beyond = {
+            let distance = bucketed(DESCRIPTION_HEAD).saturating_sub(u32::from(n.position));
+            (0..terms).map(|i| position_cost(distance + i)).sum::<i64>()
+        };
+        if !with_description && description(k) && best.is_none_or(|b| b > beyond) {
+            // The rest of the description may hold an earlier one.
             needs_description = true;
+            position += best.map_or(beyond, |b| b.min(beyond));
             continue;
         }
         position += best.unwrap_or(10 * i64::from(terms));
@@ -1163,7 +1169,10 @@ fn rank_positions(
             }
             let at = bucketed(u32::from(n.position));
             let placed = of(k).any(|o| o.exact && bucketed(o.position) == at);
-            let maybe = with && exact_fields & DESCRIPTION != 0;
+            // Only a place beyond the description's head is unknown without its postings.
+            let maybe = with
+                && exact_fields & DESCRIPTION != 0
+                && u32::from(n.position) >= DESCRIPTION_HEAD;
             if !placed && !maybe {
                 return 2;
             }

@@ -279,14 +279,22 @@ impl Table {
     }
 }
 
-/// Text fields kept as tokens: name, tagline, vendor name and category name (all short:
-/// their lengths are bounded by validation). The description is read from posting lists.
+/// Text fields kept whole as tokens: name, tagline, vendor name and category name (all
+/// short: their lengths are bounded by validation). The description is read from posting
+/// lists, but its head is kept too.
 pub const SHORT_FIELDS: usize = 4;
+/// Fields with tokens: the short ones and the description's head.
+pub const TOKEN_FIELDS: usize = SHORT_FIELDS + 1;
+/// Positions of the description kept as tokens: the word position and exact-attribute
+/// rules are then known without posting lists unless a word sits beyond them (its
+/// position is then at least 16, bucketed 24).
+pub const DESCRIPTION_HEAD: u32 = 16;
 
-/// The short text fields of each document as term ordinals, by word position.
+/// The short text fields and the description's head of each document as term
+/// ordinals, by word position.
 #[derive(Default)]
 pub struct Tokens {
-    /// Tokens of document `d`, field `f`: `ords[start[d * 4 + f]..start[d * 4 + f + 1]]`.
+    /// Tokens of document `d`, field `f`: `ords[start[d * 5 + f]..start[d * 5 + f + 1]]`.
     start: Vec<u32>,
     /// Term ordinal at each word position (`NO_VALUE` where no term is indexed).
     ords: Vec<u32>,
@@ -296,13 +304,18 @@ impl Tokens {
     fn build(reader: &SegmentReader, fields: &Fields) -> tantivy::Result<Self> {
         let size = usize::try_from(reader.max_doc()).unwrap_or(0);
         let slot = |doc: DocId, field: usize| {
-            usize::try_from(doc).unwrap_or(usize::MAX) * SHORT_FIELDS + field
+            usize::try_from(doc).unwrap_or(usize::MAX) * TOKEN_FIELDS + field
         };
         // (document and field slot, position, ordinal) of every token.
         let mut found: Vec<(usize, u32, u32)> = Vec::new();
-        let mut lengths = vec![0u32; size * SHORT_FIELDS];
+        let mut lengths = vec![0u32; size * TOKEN_FIELDS];
         let mut positions = Vec::new();
-        for (f, field) in fields.text.iter().take(SHORT_FIELDS).enumerate() {
+        for (f, field) in fields.text.iter().take(TOKEN_FIELDS).enumerate() {
+            let limit = if f < SHORT_FIELDS {
+                u32::MAX
+            } else {
+                DESCRIPTION_HEAD
+            };
             let inverted = reader.inverted_index(*field)?;
             let mut terms = inverted.terms().stream()?;
             while terms.advance() {
@@ -315,7 +328,7 @@ impl Tokens {
                 while doc != TERMINATED {
                     postings.positions(&mut positions);
                     let at = slot(doc, f);
-                    for position in &positions {
+                    for position in positions.iter().take_while(|p| **p < limit) {
                         if let Some(length) = lengths.get_mut(at) {
                             *length = (*length).max(position + 1);
                             found.push((at, *position, ord));
@@ -344,7 +357,7 @@ impl Tokens {
 
     /// Term ordinals of document `doc`'s short field `field`, by word position.
     pub fn of(&self, doc: usize, field: usize) -> &[u32] {
-        let at = doc * SHORT_FIELDS + field;
+        let at = doc * TOKEN_FIELDS + field;
         match (self.start.get(at), self.start.get(at + 1)) {
             (Some(start), Some(end)) => self
                 .ords
