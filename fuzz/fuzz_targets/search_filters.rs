@@ -20,6 +20,11 @@ struct Input {
     cookie_days: (Option<i64>, Option<i64>),
     min_earnings: Option<i64>,
     exclude: Vec<i64>,
+    vendors: Vec<i64>,
+    holding_days_max: Option<i64>,
+    recurring_months: (Option<i64>, Option<i64>),
+    worldwide_only: bool,
+    excluded_countries: Vec<String>,
 }
 
 /// The string literals of a filter expression, unescaped, in order.
@@ -45,8 +50,15 @@ fn literals(expression: &str) -> Vec<String> {
 
 fuzz_target!(|input: Input| {
     let parsed = query::parse(&input.query);
-    for word in &parsed.words {
-        let _ = query::typo_budget(word);
+    assert!(parsed.terms.len() <= query::MAX_WORDS);
+    for term in &parsed.terms {
+        match &term.kind {
+            query::TermKind::Word(word) => {
+                assert!(!word.is_empty());
+                let _ = query::typo_budget(word);
+            }
+            query::TermKind::Phrase(words) => assert!(!words.is_empty()),
+        }
     }
     let filter = SearchFilter {
         categories: input.categories,
@@ -59,6 +71,12 @@ fuzz_target!(|input: Input| {
         cookie_days_max: input.cookie_days.1,
         min_average_earnings_usd_cents: input.min_earnings,
         exclude_program_ids: input.exclude,
+        vendor_ids: input.vendors,
+        holding_days_max: input.holding_days_max,
+        recurring_months_min: input.recurring_months.0,
+        recurring_months_max: input.recurring_months.1,
+        worldwide_only: input.worldwide_only,
+        excluded_countries: input.excluded_countries,
         ..SearchFilter::default()
     };
     let clauses = meili::clauses(&filter);
@@ -69,6 +87,7 @@ fuzz_target!(|input: Input| {
             &filter.commission_models,
             &filter.currencies,
             &filter.countries,
+            &filter.excluded_countries,
         ]
         .into_iter()
         .flatten()
