@@ -938,7 +938,7 @@ pub fn run(
             if let (Some(table), Some(matched)) = (tables.get(s), segments.get(s)) {
                 occurrences.clear();
                 short_occurrences(table, matched, candidate, &mut occurrences);
-                rank_positions(table, &matchers, candidate, &occurrences, false);
+                rank_positions(table, &matchers, candidate, &mut occurrences, false);
             }
         }
         let known = candidates
@@ -1078,17 +1078,19 @@ fn rank_positions(
     table: &Table,
     matchers: &[Matcher],
     candidate: &mut Candidate,
-    occurrences: &[Occurrence],
+    occurrences: &mut [Occurrence],
     with_description: bool,
 ) {
     let path = candidate.path;
     let typos = candidate.typos;
-    // Occurrences of the path's k-th node within its typo bucket.
-    let of = |k: usize| {
-        let node = path.get(k);
-        occurrences
-            .iter()
-            .filter(move |o| usize::from(o.node) == node && o.typos == typos[k])
+    occurrences.sort_unstable_by_key(|o| (o.node, o.typos, o.field, o.position));
+    let occurrences = &*occurrences;
+    // Occurrences of the path's k-th node within its typo bucket, by field and position.
+    let of = |k: usize| -> &[Occurrence] {
+        let wanted = (u8::try_from(path.get(k)).unwrap_or(u8::MAX), typos[k]);
+        let start = occurrences.partition_point(|o| (o.node, o.typos) < wanted);
+        let end = occurrences.partition_point(|o| (o.node, o.typos) <= wanted);
+        &occurrences[start..end]
     };
     let node = |k: usize| &matchers[path.get(k)].node;
     let description = |k: usize| candidate.fields[k] & DESCRIPTION != 0;
@@ -1106,23 +1108,25 @@ fn rank_positions(
             // Not adjacent in the query (a hard separator or an excluded word between).
             continue;
         }
-        let closest = of(k - 1)
-            .flat_map(|oa| {
-                of(k).filter(move |ob| ob.field == oa.field).map(move |ob| {
-                    if oa.phrase || ob.phrase {
-                        // A phrase and a word: in order only.
-                        if ob.position > oa.end {
-                            distance(oa.end, ob.position)
-                        } else {
-                            FAR
-                        }
-                    } else {
-                        distance(oa.end, ob.position)
+        let rights = of(k);
+        let mut closest = FAR;
+        'pairs: for oa in of(k - 1) {
+            let from = rights.partition_point(|ob| ob.field < oa.field);
+            for ob in rights[from..].iter().take_while(|ob| ob.field == oa.field) {
+                let d = if (oa.phrase || ob.phrase) && ob.position <= oa.end {
+                    // A phrase and a word: in order only.
+                    FAR
+                } else {
+                    distance(oa.end, ob.position)
+                };
+                if d < closest {
+                    closest = d;
+                    if d == 0 {
+                        break 'pairs;
                     }
-                })
-            })
-            .min()
-            .unwrap_or(FAR);
+                }
+            }
+        }
         if !with_description && closest > 0 && description(k - 1) && description(k) {
             needs_description = true;
         } else {
@@ -1140,7 +1144,7 @@ fn rank_positions(
             let distance = bucketed(o.position).abs_diff(u32::from(n.position));
             (0..terms).map(|i| position_cost(distance + i)).sum::<i64>()
         };
-        let best = of(k).map(cost).min();
+        let best = of(k).iter().map(cost).min();
         // Beyond the description's head a word is at position 16 or more (bucketed 24).
         let beyond = {
             let distance = bucketed(DESCRIPTION_HEAD).saturating_sub(u32::from(n.position));
@@ -1168,7 +1172,7 @@ fn rank_positions(
                 return 2;
             }
             let at = bucketed(u32::from(n.position));
-            let placed = of(k).any(|o| o.exact && bucketed(o.position) == at);
+            let placed = of(k).iter().any(|o| o.exact && bucketed(o.position) == at);
             // Only a place beyond the description's head is unknown without its postings.
             let maybe = with
                 && exact_fields & DESCRIPTION != 0
@@ -1318,7 +1322,7 @@ fn read_positions(
             phrase_occurrences_of(matched, candidate, &mut all);
         }
         all.extend_from_slice(&grouped[starts[slot]..starts[slot + 1]]);
-        rank_positions(table, matchers, candidate, &all, true);
+        rank_positions(table, matchers, candidate, &mut all, true);
     }
     Ok(())
 }
