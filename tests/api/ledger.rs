@@ -553,6 +553,10 @@ async fn listing_figures_come_from_the_ledger_and_need_five_partners() {
         json!({ "amount": "475.20", "currency": "USD" })
     );
     assert_eq!(estimate["firstYear"]["amount"], "3088.80");
+    assert_eq!(
+        estimate["basis"],
+        "2 new customers a month at the vendor-declared revenue per account, 20% commission, paid for 12 months per customer"
+    );
     let bad = app
         .anonymous()
         .gql("query($slug: String!) { program(slug: $slug) { estimate(customersPerMonth: 0) { basis } } }", slug)
@@ -776,7 +780,8 @@ async fn vendor_analytics_show_the_month_for_the_team_only() {
         now["commissionsByStatus"],
         json!([{ "name": "PENDING", "amount": { "amount": "100.00" } }])
     );
-    assert_eq!(now["medianDaysToFirstCommission"], 0);
+    // A Decimal, as in `trust`: one type for one figure.
+    assert_eq!(now["medianDaysToFirstCommission"], "0");
     assert_eq!(
         now["topPartners"][0]["partner"]["slug"],
         s.market.partner_slug

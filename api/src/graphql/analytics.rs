@@ -53,7 +53,9 @@ pub struct ProgramMonth {
     pub activated_partners: i64,
     /// Activated ÷ joined, percent.
     pub activation_rate: Option<Decimal>,
-    pub median_days_to_first_commission: Option<i64>,
+    /// Median days from joining to the first commission, of the partners who joined in
+    /// the month and have one (a Decimal, as in `ProgramTrust`).
+    pub median_days_to_first_commission: Option<Decimal>,
     /// Partner-sourced revenue: conversions of the month, net of refunds.
     pub revenue: Money,
     pub conversions: i64,
@@ -131,7 +133,9 @@ impl AnalyticsQuery {
                     (Decimal::from(m.activated) * Decimal::from(100) / Decimal::from(m.joined))
                         .round_dp(1)
                 }),
-                median_days_to_first_commission: m.median_days_to_first_commission,
+                median_days_to_first_commission: m
+                    .median_days_to_first_commission
+                    .map(Decimal::from),
                 revenue: money(m.revenue_minor),
                 conversions: m.conversions,
                 commissions_by_status: m

@@ -396,6 +396,24 @@ pub async fn of_programs(
         .collect())
 }
 
+/// "1 new customer" / "3 new customers".
+fn customers_text(customers: i64) -> String {
+    if customers == 1 {
+        "1 new customer".to_owned()
+    } else {
+        format!("{customers} new customers")
+    }
+}
+
+/// "1 month" / "12 months".
+fn months_text(months: i64) -> String {
+    if months == 1 {
+        "1 month".to_owned()
+    } else {
+        format!("{months} months")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -457,17 +475,21 @@ pub fn estimate(
         .sum();
     let basis = match rule.model {
         CommissionModel::Percentage => format!(
-            "{} new customers a month at the vendor-declared revenue per account, {} % commission, paid for {}",
-            customers,
+            "{} a month at the vendor-declared revenue per account, {}% commission, paid for {}",
+            customers_text(customers),
             crate::service::reference::currencies::rate_to_percent(rule.rate_bps.unwrap_or(0)),
             match (months, capped) {
                 (i64::MAX, _) => "the customer's lifetime".to_owned(),
-                (m, true) => format!("{m} month(s) per customer, until the per-customer cap"),
-                (m, false) => format!("{m} month(s) per customer"),
+                (m, true) => format!(
+                    "{} per customer, until the per-customer cap",
+                    months_text(m)
+                ),
+                (m, false) => format!("{} per customer", months_text(m)),
             }
         ),
         CommissionModel::Flat => format!(
-            "{customers} new customers a month, a flat amount per {}",
+            "{} a month, a flat amount per {}",
+            customers_text(customers),
             match event {
                 CommissionEvent::Sale => "sale",
                 CommissionEvent::Lead => "lead",
