@@ -35,6 +35,10 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The GraphQL document does not parse.
     GraphqlParseFailed,
+    /// An automatic persisted query's hash is not registered: send it again with the query.
+    PersistedQueryNotFound,
+    /// The query sent with a persisted-query hash is not the one the hash names.
+    PersistedQueryHashMismatch,
     /// The document fails validation against the schema (including variable types).
     GraphqlValidationFailed,
     /// Depth, cost, alias or root-field limits exceeded.
@@ -71,6 +75,8 @@ impl ErrorCode {
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::PersistedQueryHashMismatch => "PERSISTED_QUERY_HASH_MISMATCH",
             Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
             Self::QueryTooComplex => "QUERY_TOO_COMPLEX",
             Self::SearchUnavailable => "SEARCH_UNAVAILABLE",

@@ -61,6 +61,8 @@ pub struct AppState {
     pub graphiql: bool,
     /// The schema's field types, for spec-correct response data (`http::order`).
     pub types: Arc<http::order::Types>,
+    /// Automatic persisted queries registered by clients.
+    pub persisted: http::persisted::PersistedQueries,
 }
 
 pub struct Application {
@@ -113,6 +115,7 @@ impl Application {
             connections: Arc::default(),
             graphiql: config.http.graphiql,
             types: Arc::new(http::order::Types::from_sdl(&sdl)),
+            persisted: http::persisted::PersistedQueries::default(),
         });
 
         let listener = TcpListener::bind(config.bind)

@@ -16,6 +16,7 @@ pub mod event;
 pub mod exchange_rate;
 pub mod invitation;
 pub mod partner;
+pub mod persisted_query;
 pub mod program;
 pub mod program_stats;
 pub mod program_tier;

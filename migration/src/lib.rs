@@ -15,6 +15,7 @@ mod m20261121_000007_program_stats;
 mod m20261201_000008_hardening;
 mod m20261206_000009_events;
 mod m20261206_000010_webhooks;
+mod m20261206_000011_persisted_queries;
 
 /// Every migration of the project, oldest first.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_hardening::Migration),
             Box::new(m20261206_000009_events::Migration),
             Box::new(m20261206_000010_webhooks::Migration),
+            Box::new(m20261206_000011_persisted_queries::Migration),
         ]
     }
 }

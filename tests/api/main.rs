@@ -19,6 +19,7 @@ mod limits;
 mod listing;
 mod meili_order;
 mod migrations;
+mod persisted_queries;
 mod programs;
 mod readme_limits;
 mod relay;

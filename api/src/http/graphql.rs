@@ -230,6 +230,9 @@ pub async fn post(
             );
         }
     };
+    if let Some(refused) = persisted(&state, &mut request, format).await {
+        return refused;
+    }
     if let Err(refused) = precheck(&state, &mut request, format) {
         return *refused;
     }
@@ -282,6 +285,8 @@ fn shed_flood(req: &HttpRequest, state: &AppState, format: Format) -> Option<Htt
 /// alone would default it to an empty document).
 #[derive(Deserialize)]
 struct PostBody {
+    /// Empty with a persisted-query hash alone.
+    #[serde(default)]
     query: String,
     #[serde(rename = "operationName", default)]
     operation_name: Option<String>,
@@ -301,6 +306,26 @@ impl PostBody {
         }
         request
     }
+}
+
+/// Resolves an automatic persisted query; the answer when it cannot run. An unknown hash
+/// answers 200 (Apollo's link reads it and sends the query), a wrong one 400.
+async fn persisted(
+    state: &AppState,
+    request: &mut async_graphql::Request,
+    format: Format,
+) -> Option<HttpResponse> {
+    let refusal = state
+        .persisted
+        .resolve(&state.services.db, request)
+        .await
+        .err()?;
+    let status = if refusal.code == ErrorCode::PersistedQueryNotFound {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Some(refuse(format, status, refusal.code, refusal.message))
 }
 
 /// A refusal of the document pre-check, answered before anything parses it.
@@ -366,6 +391,8 @@ fn request_errors(format: Format, errors: Vec<ServerError>) -> HttpResponse {
 /// `parse_query_string` expects `operation_name`, so it drops the spec's `operationName`.)
 #[derive(Deserialize)]
 struct GetParams {
+    /// Absent with a persisted-query hash alone.
+    #[serde(default)]
     query: String,
     #[serde(rename = "operationName")]
     operation_name: Option<String>,
@@ -417,6 +444,9 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             );
         }
     };
+    if let Some(refused) = persisted(&state, &mut request, format).await {
+        return refused;
+    }
     if let Err(refused) = precheck(&state, &mut request, format) {
         return *refused;
     }

@@ -3,6 +3,7 @@
 pub mod graphql;
 pub mod health;
 pub mod order;
+pub mod persisted;
 pub mod request_id;
 pub mod response_cache;
 pub mod subscriptions;
