@@ -219,6 +219,20 @@ pub async fn post(
         return hit;
     }
     let mut request = match serde_json::from_slice::<PostBody>(&body) {
+        Ok(body)
+            if body.query.is_none()
+                && !body
+                    .extensions
+                    .as_ref()
+                    .is_some_and(|e| e.contains_key("persistedQuery")) =>
+        {
+            return refuse(
+                format,
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BadRequest,
+                "the body is not a valid GraphQL request: missing field `query`",
+            );
+        }
         Ok(body) => body.into_request(),
         Err(e) => {
             let message = format!("the body is not a valid GraphQL request: {e}");
@@ -285,9 +299,9 @@ fn shed_flood(req: &HttpRequest, state: &AppState, format: Format) -> Option<Htt
 /// alone would default it to an empty document).
 #[derive(Deserialize)]
 struct PostBody {
-    /// Empty with a persisted-query hash alone.
+    /// Absent with a persisted-query hash alone.
     #[serde(default)]
-    query: String,
+    query: Option<String>,
     #[serde(rename = "operationName", default)]
     operation_name: Option<String>,
     #[serde(default)]
@@ -298,7 +312,7 @@ struct PostBody {
 
 impl PostBody {
     fn into_request(self) -> async_graphql::Request {
-        let mut request = async_graphql::Request::new(self.query);
+        let mut request = async_graphql::Request::new(self.query.unwrap_or_default());
         request.operation_name = self.operation_name;
         request.variables = self.variables.unwrap_or_default();
         if let Some(extensions) = self.extensions {
@@ -393,7 +407,7 @@ fn request_errors(format: Format, errors: Vec<ServerError>) -> HttpResponse {
 struct GetParams {
     /// Absent with a persisted-query hash alone.
     #[serde(default)]
-    query: String,
+    query: Option<String>,
     #[serde(rename = "operationName")]
     operation_name: Option<String>,
     /// JSON, URL-encoded.
@@ -406,7 +420,8 @@ fn parse_get(query_string: &str) -> Result<async_graphql::Request, String> {
     let params = web::Query::<GetParams>::from_query(query_string)
         .map_err(|e| e.to_string())?
         .into_inner();
-    let mut request = async_graphql::Request::new(params.query);
+    let query = params.query;
+    let mut request = async_graphql::Request::new(query.clone().unwrap_or_default());
     request.operation_name = params.operation_name.filter(|name| !name.is_empty());
     if let Some(variables) = params.variables.filter(|v| !v.is_empty()) {
         request.variables =
@@ -415,6 +430,9 @@ fn parse_get(query_string: &str) -> Result<async_graphql::Request, String> {
     if let Some(extensions) = params.extensions.filter(|v| !v.is_empty()) {
         request.extensions =
             serde_json::from_str(&extensions).map_err(|e| format!("invalid extensions: {e}"))?;
+    }
+    if query.is_none() && !request.extensions.contains_key("persistedQuery") {
+        return Err("missing field `query`".to_owned());
     }
     Ok(request)
 }
