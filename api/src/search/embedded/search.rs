@@ -79,6 +79,24 @@ impl NodeHit {
     fn matched(self) -> bool {
         self.typos != u8::MAX
     }
+
+    /// A derivation with `typos` matched in field `f`: only those of the document's typo
+    /// bucket (its fewest typos) count.
+    fn record(&mut self, typos: u8, f: usize, exact: bool) {
+        if typos < self.typos {
+            *self = NodeHit {
+                typos,
+                fields: 0,
+                exact_fields: 0,
+            };
+        }
+        if typos == self.typos {
+            self.fields |= 1 << f;
+            if exact {
+                self.exact_fields |= 1 << f;
+            }
+        }
+    }
 }
 
 /// The nodes covering the query's words, in word order (at most one per word).
@@ -191,6 +209,54 @@ struct SegmentMatch {
     phrases: HashMap<DocId, Vec<Occurrence>>,
     /// Documents the query's `-word` and `-"phrase"` exclude.
     excluded: Option<Bits>,
+}
+
+impl SegmentMatch {
+    /// Node `i`'s hits and typo-level document sets, created on first use.
+    fn node_sets(&mut self, i: usize, size: usize) -> (&mut Vec<NodeHit>, &mut [Bits; 3]) {
+        let hits = self.hits[i].get_or_insert_with(|| vec![NodeHit::NONE; size]);
+        let within = self.within[i]
+            .get_or_insert_with(|| [Bits::empty(size), Bits::empty(size), Bits::empty(size)]);
+        (hits, within)
+    }
+
+    /// Node `i` matched as `words` adjacent words at `found` (document, first position)
+    /// in field `f`: its own phrase (exact, no typo) or a split word (`typos`, not exact).
+    fn phrase_hits(
+        &mut self,
+        i: usize,
+        f: usize,
+        size: usize,
+        found: &[(DocId, u32)],
+        words: usize,
+        typos: u8,
+    ) {
+        if found.is_empty() {
+            return;
+        }
+        let exact = typos == 0;
+        let last = u32::try_from(words.saturating_sub(1)).unwrap_or(0);
+        let (hits, within) = self.node_sets(i, size);
+        for &(doc, _) in found {
+            let d = to_usize(doc);
+            if let Some(hit) = hits.get_mut(d) {
+                hit.record(typos, f, exact);
+            }
+            within[usize::from(typos.min(2))].insert(d);
+        }
+        for &(doc, start) in found {
+            self.phrases.entry(doc).or_default().push(Occurrence {
+                slot: 0,
+                position: start,
+                end: start + last,
+                node: u8::try_from(i).unwrap_or(u8::MAX),
+                field: u8::try_from(f).unwrap_or(u8::MAX),
+                exact,
+                typos,
+                phrase: true,
+            });
+        }
+    }
 }
 
 /// Where a word of a result occurs, read for the ranking rules that need positions.
@@ -323,72 +389,18 @@ fn match_segment(
         for (i, matcher) in matchers.iter().enumerate() {
             if let Some(words) = &matcher.node.phrase {
                 let found = phrase_occurrences(&inverted, words)?;
-                if found.is_empty() {
-                    continue;
-                }
-                let node_hits = matched.hits[i].get_or_insert_with(|| vec![NodeHit::NONE; size]);
-                let within = matched.within[i].get_or_insert_with(|| {
-                    [Bits::empty(size), Bits::empty(size), Bits::empty(size)]
-                });
-                for (doc, start) in found {
-                    let d = to_usize(doc);
-                    if let Some(hit) = node_hits.get_mut(d) {
-                        hit.typos = 0;
-                        hit.fields |= 1 << f;
-                        hit.exact_fields |= 1 << f;
+                matched.phrase_hits(i, f, size, &found, words.len(), 0);
+                if !found.is_empty() {
+                    for word in words {
+                        highlight_terms.insert(word.clone(), None);
                     }
-                    within[0].insert(d);
-                    let last = u32::try_from(words.len().saturating_sub(1)).unwrap_or(0);
-                    matched.phrases.entry(doc).or_default().push(Occurrence {
-                        slot: 0,
-                        position: start,
-                        end: start + last,
-                        node: u8::try_from(i).unwrap_or(u8::MAX),
-                        field: u8::try_from(f).unwrap_or(u8::MAX),
-                        exact: true,
-                        typos: 0,
-                        phrase: true,
-                    });
-                }
-                for word in words {
-                    highlight_terms.insert(word.clone(), None);
                 }
                 continue;
             }
             if let Some(split) = &matcher.split {
                 let found = phrase_occurrences(&inverted, split)?;
+                matched.phrase_hits(i, f, size, &found, split.len(), SPLIT_TYPOS);
                 if !found.is_empty() {
-                    let node_hits =
-                        matched.hits[i].get_or_insert_with(|| vec![NodeHit::NONE; size]);
-                    let within = matched.within[i].get_or_insert_with(|| {
-                        [Bits::empty(size), Bits::empty(size), Bits::empty(size)]
-                    });
-                    for (doc, start) in found {
-                        let d = to_usize(doc);
-                        if let Some(hit) = node_hits.get_mut(d) {
-                            if SPLIT_TYPOS < hit.typos {
-                                *hit = NodeHit {
-                                    typos: SPLIT_TYPOS,
-                                    fields: 0,
-                                    exact_fields: 0,
-                                };
-                            }
-                            if hit.typos == SPLIT_TYPOS {
-                                hit.fields |= 1 << f;
-                            }
-                        }
-                        within[usize::from(SPLIT_TYPOS)].insert(d);
-                        matched.phrases.entry(doc).or_default().push(Occurrence {
-                            slot: 0,
-                            position: start,
-                            end: start + 1,
-                            node: u8::try_from(i).unwrap_or(u8::MAX),
-                            field: u8::try_from(f).unwrap_or(u8::MAX),
-                            exact: false,
-                            typos: SPLIT_TYPOS,
-                            phrase: true,
-                        });
-                    }
                     for word in split {
                         highlight_terms.insert(word.clone(), None);
                     }
@@ -397,30 +409,14 @@ fn match_segment(
             for (derivation, ord, info) in matcher.derivations(inverted.terms())? {
                 let mut postings =
                     inverted.read_postings_from_terminfo(&info, IndexRecordOption::Basic)?;
-                let node_hits = matched.hits[i].get_or_insert_with(|| vec![NodeHit::NONE; size]);
-                let within = matched.within[i].get_or_insert_with(|| {
-                    [Bits::empty(size), Bits::empty(size), Bits::empty(size)]
-                });
+                let (node_hits, within) = matched.node_sets(i, size);
                 let level = &mut within[usize::from(derivation.typos.min(2))];
                 let exact = derivation.exact();
                 let mut doc = postings.doc();
                 while doc != TERMINATED {
                     let d = to_usize(doc);
                     if let Some(hit) = node_hits.get_mut(d) {
-                        // Only the derivations of the document's typo bucket count.
-                        if derivation.typos < hit.typos {
-                            *hit = NodeHit {
-                                typos: derivation.typos,
-                                fields: 0,
-                                exact_fields: 0,
-                            };
-                        }
-                        if derivation.typos == hit.typos {
-                            hit.fields |= 1 << f;
-                            if exact {
-                                hit.exact_fields |= 1 << f;
-                            }
-                        }
+                        hit.record(derivation.typos, f, exact);
                     }
                     level.insert(d);
                     doc = postings.advance();
