@@ -59,18 +59,9 @@ impl Types {
         Self(types)
     }
 
-    fn field(&self, parent: &str, name: &str) -> FieldType {
-        if name == "__typename" {
-            return FieldType {
-                non_null: true,
-                ..FieldType::default()
-            };
-        }
-        self.0
-            .get(parent)
-            .and_then(|fields| fields.get(name))
-            .cloned()
-            .unwrap_or_default()
+    /// The type of `parent.name` (`None` for `__typename` and names the schema lacks).
+    fn field(&self, parent: &str, name: &str) -> Option<&FieldType> {
+        self.0.get(parent)?.get(name)
     }
 }
 
@@ -105,7 +96,8 @@ pub struct Plan {
 
 #[derive(Debug, Default)]
 struct Entry {
-    ty: FieldType,
+    non_null: bool,
+    items_non_null: bool,
     plan: Plan,
 }
 
@@ -144,15 +136,18 @@ impl Plan {
         for item in &set.items {
             match &item.node {
                 Selection::Field(field) => {
+                    let name = field.node.name.node.as_str();
+                    let ty = types.field(parent, name);
                     let key = field.node.response_key().node.clone();
                     let at = match self.keys.iter().position(|(k, _)| *k == key) {
                         Some(at) => at,
                         None => {
-                            let ty = types.field(parent, field.node.name.node.as_str());
                             self.keys.push((
                                 key,
                                 Entry {
-                                    ty,
+                                    // `__typename` is never null.
+                                    non_null: ty.map_or(name == "__typename", |t| t.non_null),
+                                    items_non_null: ty.is_some_and(|t| t.items_non_null),
                                     plan: Plan::default(),
                                 },
                             ));
@@ -161,19 +156,21 @@ impl Plan {
                     };
                     let sub = &field.node.selection_set.node;
                     if !sub.items.is_empty() {
-                        let entry = &mut self.keys[at].1;
-                        let named = entry.ty.named.clone();
-                        entry.plan.collect(document, types, &named, sub, depth + 1);
+                        let named = ty.map_or("", |t| t.named.as_str());
+                        self.keys[at]
+                            .1
+                            .plan
+                            .collect(document, types, named, sub, depth + 1);
                     }
                 }
                 Selection::FragmentSpread(spread) => {
                     if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node)
                     {
-                        let on = fragment.node.type_condition.node.on.node.to_string();
+                        let on = fragment.node.type_condition.node.on.node.as_str();
                         self.collect(
                             document,
                             types,
-                            &on,
+                            on,
                             &fragment.node.selection_set.node,
                             depth + 1,
                         );
@@ -184,11 +181,11 @@ impl Plan {
                         .node
                         .type_condition
                         .as_ref()
-                        .map_or_else(|| parent.to_owned(), |c| c.node.on.node.to_string());
+                        .map_or(parent, |c| c.node.on.node.as_str());
                     self.collect(
                         document,
                         types,
-                        &on,
+                        on,
                         &inline.node.selection_set.node,
                         depth + 1,
                     );
@@ -292,7 +289,7 @@ fn field_must_null(
         return false;
     }
     map.insert(Name::new(key), ConstValue::Null);
-    entry.ty.non_null
+    entry.non_null
 }
 
 /// Follows `rest` into `value` (the value of `entry`'s field); returns whether the value
@@ -312,7 +309,7 @@ fn value_must_null(value: &mut ConstValue, entry: &Entry, rest: &[PathSegment]) 
             let item_null = matches!(item, ConstValue::Null) || value_must_null(item, entry, rest);
             if item_null {
                 *item = ConstValue::Null;
-                entry.ty.items_non_null
+                entry.items_non_null
             } else {
                 false
             }

@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use super::{
     Change, Facet, Facets, Highlights, Hit, ProgramDocument, Rebuild, SearchError, SearchFilter,
-    SearchIndex, SearchRequest, SearchResponse, SearchSort, highlight, query, with_timeout,
+    SearchIndex, SearchRequest, SearchResponse, SearchSort, highlight, with_timeout,
 };
 
 /// Where the server is and how long calls may take.
@@ -449,7 +449,8 @@ impl SearchIndex for MeilisearchIndex {
 
     async fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
         let started = Instant::now();
-        let text = query::engine_text(&request.query);
+        // Meilisearch reads the query as `query::parse` does: sent as typed.
+        let text = request.query.as_str();
         let clauses = clauses(&request.filter);
         let all = expression(&clauses, None);
         let sort: &[&str] = match request.sort {
@@ -479,7 +480,7 @@ impl SearchIndex for MeilisearchIndex {
         let highlighted = ["name", "tagline", "description"];
 
         let mut page = SearchQuery::new(&index);
-        page.with_query(&text)
+        page.with_query(text)
             .with_offset(request.offset)
             .with_limit(request.limit)
             .with_matching_strategy(MatchingStrategies::ALL)
@@ -497,7 +498,7 @@ impl SearchIndex for MeilisearchIndex {
         }
         let mut count = SearchQuery::new(&index);
         count
-            .with_query(&text)
+            .with_query(text)
             .with_matching_strategy(MatchingStrategies::ALL)
             .with_page(0);
         if !unfiltered.is_empty() {
@@ -511,7 +512,7 @@ impl SearchIndex for MeilisearchIndex {
         for (_, filter, facet) in &per_facet {
             let mut query = SearchQuery::new(&index);
             query
-                .with_query(&text)
+                .with_query(text)
                 .with_matching_strategy(MatchingStrategies::ALL)
                 .with_page(0);
             query.with_facets(Selectors::Some(facet));

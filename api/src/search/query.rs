@@ -57,12 +57,6 @@ impl ParsedQuery {
     }
 }
 
-/// The query as sent to Meilisearch: unchanged (it reads it the same way), within the
-/// length limit checked before.
-pub fn engine_text(raw: &str) -> String {
-    raw.to_owned()
-}
-
 /// A phrase being read: its words and the positions of its first and last.
 #[derive(Default)]
 struct Open {

@@ -58,21 +58,24 @@ pub fn separators(gap: &str) -> Vec<(bool, &str)> {
     tokens
 }
 
-/// Positions of the words of `text` (as [`word_spans`]): 1 apart, 8 across a hard
-/// separator — Meilisearch's positions, which its proximity and position rules read.
-pub fn positions(text: &str) -> Vec<u32> {
-    let spans = word_spans(text);
-    let mut positions = Vec::with_capacity(spans.len());
+/// The words of `text` (as [`word_spans`]) with their positions: 1 apart, 8 across a
+/// hard separator — Meilisearch's positions, which its proximity and position rules read.
+pub fn positioned_spans(text: &str) -> Vec<((usize, usize), u32)> {
+    let mut previous_end = None;
     let mut position = 0u32;
-    for (i, (start, _)) in spans.iter().enumerate() {
-        if i > 0 {
-            let gap = &text[spans[i - 1].1..*start];
-            let hard = separators(gap).iter().any(|(hard, _)| *hard);
-            position += if hard { 8 } else { 1 };
-        }
-        positions.push(position);
-    }
-    positions
+    word_spans(text)
+        .into_iter()
+        .map(|(start, end)| {
+            if let Some(previous_end) = previous_end {
+                let hard = separators(&text[previous_end..start])
+                    .iter()
+                    .any(|(hard, _)| *hard);
+                position += if hard { 8 } else { 1 };
+            }
+            previous_end = Some(end);
+            ((start, end), position)
+        })
+        .collect()
 }
 
 /// The normalized words of `text`.
@@ -92,7 +95,7 @@ pub struct WordTokenizer {
 
 pub struct WordTokenStream<'a> {
     text: &'a str,
-    spans: std::iter::Zip<std::vec::IntoIter<(usize, usize)>, std::vec::IntoIter<u32>>,
+    spans: std::vec::IntoIter<((usize, usize), u32)>,
     token: &'a mut tantivy::tokenizer::Token,
 }
 
@@ -103,7 +106,7 @@ impl tantivy::tokenizer::Tokenizer for WordTokenizer {
         self.token.reset();
         WordTokenStream {
             text,
-            spans: word_spans(text).into_iter().zip(positions(text)),
+            spans: positioned_spans(text).into_iter(),
             token: &mut self.token,
         }
     }
@@ -150,6 +153,10 @@ mod tests {
             ["программа", "для", "партнеров"]
         );
         assert_eq!(words("  "), Vec::<String>::new());
+    }
+
+    fn positions(text: &str) -> Vec<u32> {
+        positioned_spans(text).into_iter().map(|(_, p)| p).collect()
     }
 
     #[test]
