@@ -19,6 +19,16 @@ fn extension(hash: &str) -> Value {
     json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } })
 }
 
+/// A GET naming only the hash.
+async fn get_by_hash(app: &TestApp, hash: &str) -> reqwest::Response {
+    let params = extension(hash).to_string();
+    app.anonymous()
+        .get(&[("extensions", params.as_str())])
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn post(app: &TestApp, body: Value) -> (u16, Gql) {
     let response = app.anonymous().post().json(&body).send().await.unwrap();
     (response.status().as_u16(), Gql::read(response).await)
@@ -48,15 +58,9 @@ async fn an_unknown_hash_asks_for_the_query_then_the_hash_alone_runs() {
     assert_eq!(by_hash.data("categories"), registered.data("categories"));
 
     // GET with the hash alone: a query, cacheable like any anonymous GET.
-    let params = extension(&hash).to_string();
-    let get = |app: &TestApp| {
-        app.anonymous()
-            .get(&[("extensions", params.as_str())])
-            .send()
-    };
-    let first = get(&app).await.unwrap();
+    let first = get_by_hash(&app, &hash).await;
     assert_eq!(first.status(), 200);
-    let second = get(&app).await.unwrap();
+    let second = get_by_hash(&app, &hash).await;
     assert_eq!(second.headers()["x-cache"], "HIT");
     assert_eq!(
         Gql::read(second).await.data("categories"),
@@ -99,13 +103,7 @@ async fn a_mutation_by_hash_over_get_is_refused() {
     let mutation = "mutation { logOut(input: { refreshToken: \"x\" }) { loggedOut } }";
     let hash = sha256(mutation);
     // Unknown: asks for the query, runs nothing.
-    let params = extension(&hash).to_string();
-    let unknown = app
-        .anonymous()
-        .get(&[("extensions", params.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let unknown = get_by_hash(&app, &hash).await;
     assert_eq!(
         Gql::read(unknown).await.error_code(),
         "PERSISTED_QUERY_NOT_FOUND"
@@ -116,12 +114,7 @@ async fn a_mutation_by_hash_over_get_is_refused() {
         json!({ "query": mutation, "extensions": extension(&hash) }),
     )
     .await;
-    let known = app
-        .anonymous()
-        .get(&[("extensions", params.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let known = get_by_hash(&app, &hash).await;
     assert_eq!(known.status(), 405);
 }
 
